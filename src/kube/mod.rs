@@ -1,0 +1,1 @@
+//! Kubernetes access for the EKS-side resources (aws-auth).
