@@ -128,6 +128,9 @@ async fn run_step(ctx: &Ctx, stack: &Stack, step: &Step, attrs: &HashMap<Address
             // Resolve again: values that were "known after apply" in the plan are known now.
             let desired = desired_for(ctx, stack, &step.address, attrs)?;
             let got = kind.create(ctx, &desired).await?;
+            for n in kind.notes_after_create(&desired) {
+                progress.note(&format!("{}: {n}", step.address));
+            }
             Ok(Some(merge(kind.attrs(ctx, &desired, None), got)))
         }
         Action::Replace => {

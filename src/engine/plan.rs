@@ -196,7 +196,11 @@ pub async fn plan(ctx: &Ctx, stack: &Stack, mode: Mode) -> crate::Result<Plan> {
         if mode == Mode::Destroy && action == Action::NoOp {
             continue;
         }
-        let notes = live.as_ref().map(|l| l.notes.clone()).unwrap_or_default();
+        let notes = match (&live, action) {
+            (Some(l), _) => l.notes.clone(),
+            (None, Action::Create) => kind.notes_after_create(&desired),
+            (None, _) => Vec::new(),
+        };
         let owner = live.as_ref().and_then(|l| l.owner.clone());
         let deps = stack.resource(a).map(|r| r.deps.iter().cloned().collect()).unwrap_or_default();
         steps.push(Step { address: a.clone(), name: desired.name.clone(), action, changes, reasons, owner, notes, deps, desired, live });

@@ -95,6 +95,12 @@ pub trait Kind: Send + Sync + 'static {
 
     async fn read(&self, ctx: &Ctx, desired: &Desired) -> Result<Option<Live>>;
 
+    /// What the user must do after this resource is created (e.g. finish a GitHub handshake);
+    /// shown in the plan and printed after the create.
+    fn notes_after_create(&self, _desired: &Desired) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Create; returns the attributes now known (e.g. a generated ARN).
     async fn create(&self, ctx: &Ctx, desired: &Desired) -> Result<BTreeMap<String, String>>;
 
