@@ -78,7 +78,7 @@ impl Kind for EcrRepository {
     fn check(&self, props: &Value) -> Result<(), PropError> {
         let p: Props = parse_as(props)?;
         let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c);
-        if p.name.len() < 2 || p.name.len() > 256 || !p.name.chars().all(ok) {
+        if !super::is_interpolated(&p.name) && (p.name.len() < 2 || p.name.len() > 256 || !p.name.chars().all(ok)) {
             return Err(PropError {
                 path: vec![crate::stack::node::PathSeg::Key("name".into())],
                 message: format!("invalid ECR repository name `{}`", p.name),

@@ -140,6 +140,12 @@ pub fn config<T: DeserializeOwned>(state: &Value) -> Result<T> {
         .map_err(|e| crate::Error::user(format!("internal: state does not match its schema: {e}"), "please report this"))
 }
 
+/// Does this (unresolved) string contain a `${...}` reference? `check` runs before resolution, so
+/// format checks (names, ARNs) must skip such values; they are checked again by AWS at apply.
+pub fn is_interpolated(s: &str) -> bool {
+    s.contains("${")
+}
+
 /// Tags to set and tag keys to remove to go from `live` to `desired`.
 pub fn tag_delta(
     desired: &BTreeMap<String, String>,

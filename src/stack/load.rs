@@ -73,7 +73,12 @@ pub fn load_str(path: &Path, text: String) -> crate::Result<Stack> {
         Err(e) => {
             let (line, col) = e.location().map(|p| (p.line(), p.column())).unwrap_or((1, 1));
             let msg = yaml_message(&e);
-            l.error(Pos { file: 0, line, col }, format!("invalid YAML: {msg}"), "fix the YAML syntax at this position");
+            let help = if msg.starts_with("duplicate mapping key") {
+                "each key may appear once in a mapping; a resource address (`KIND.NAME`) must be unique in the stack"
+            } else {
+                "fix the YAML syntax at this position"
+            };
+            l.error(Pos { file: 0, line, col }, format!("invalid YAML: {msg}"), help);
             return Err(crate::Error::Stack(l.diags));
         }
     };
@@ -82,14 +87,23 @@ pub fn load_str(path: &Path, text: String) -> crate::Result<Stack> {
     Ok(stack.expect("no diagnostics means the stack was built"))
 }
 
-/// serde-saphyr's message without the location it appends (we print our own).
+/// serde-saphyr's message without the location and advice it adds (we print our own).
 fn yaml_message(e: &serde_saphyr::Error) -> String {
     let s = e.to_string();
-    let first = s.lines().next().unwrap_or(&s).to_string();
-    match first.find(" at line ") {
-        Some(i) => first[..i].to_string(),
-        None => first,
+    let mut msg = s.lines().next().unwrap_or(&s).trim().to_string();
+    msg = msg.strip_prefix("error: ").unwrap_or(&msg).to_string();
+    if let Some(rest) = msg.strip_prefix("line ") {
+        // "line 5 column 3: duplicate mapping key: ..."
+        if let Some((_, tail)) = rest.split_once(": ") {
+            msg = tail.to_string();
+        }
     }
+    for cut in [" at line ", ", set DuplicateKeyPolicy"] {
+        if let Some(i) = msg.find(cut) {
+            msg.truncate(i);
+        }
+    }
+    msg
 }
 
 fn build(l: &mut Loader, root: Node) -> Option<Stack> {
