@@ -5,6 +5,7 @@
 //!   name: eks-devops
 //!   image_tag_mutability: IMMUTABLE   # MUTABLE | IMMUTABLE
 //!   scan_on_push: true
+//!   encryption: AES256                # AES256 | KMS (with kms_key); fixed at creation
 //!   force_destroy: false              # delete even when it still holds images
 //!   tags: { team: platform }
 //! ```
@@ -15,7 +16,7 @@ use crate::engine::diff::FieldChange;
 use crate::engine::Ctx;
 use crate::error::Result;
 use async_trait::async_trait;
-use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
+use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -38,6 +39,14 @@ impl Mutability {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encryption {
+    #[serde(rename = "AES256")]
+    Aes256,
+    #[serde(rename = "KMS")]
+    Kms,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Props {
@@ -46,6 +55,10 @@ struct Props {
     image_tag_mutability: Option<Mutability>,
     #[serde(default)]
     scan_on_push: Option<bool>,
+    #[serde(default)]
+    encryption: Option<Encryption>,
+    #[serde(default)]
+    kms_key: Option<String>,
     #[serde(default)]
     force_destroy: bool,
     #[serde(default)]
@@ -58,6 +71,8 @@ struct State {
     name: String,
     image_tag_mutability: Option<Mutability>,
     scan_on_push: Option<bool>,
+    encryption: Option<Encryption>,
+    kms_key: Option<String>,
     tags: BTreeMap<String, String>,
 }
 
@@ -94,6 +109,8 @@ impl Kind for EcrRepository {
             name: p.name.clone(),
             image_tag_mutability: p.image_tag_mutability,
             scan_on_push: p.scan_on_push,
+            encryption: p.encryption,
+            kms_key: p.kms_key,
             tags: owned_tags(ctx, &p.tags),
         };
         Ok(Desired {
@@ -119,7 +136,11 @@ impl Kind for EcrRepository {
     }
 
     fn immutable(&self) -> &'static [(&'static str, &'static str)] {
-        &[("name", "a repository cannot be renamed")]
+        &[
+            ("name", "a repository cannot be renamed"),
+            ("encryption", "ECR fixes a repository's encryption when it is created"),
+            ("kms_key", "ECR fixes a repository's encryption key when it is created"),
+        ]
     }
 
     async fn read(&self, ctx: &Ctx, desired: &Desired) -> Result<Option<Live>> {
@@ -158,6 +179,11 @@ impl Kind for EcrRepository {
             name: repo.repository_name().unwrap_or_default().to_string(),
             image_tag_mutability: mutability,
             scan_on_push: repo.image_scanning_configuration().map(|c| c.scan_on_push),
+            encryption: repo.encryption_configuration().map(|e| match e.encryption_type() {
+                EncryptionType::Kms | EncryptionType::KmsDsse => Encryption::Kms,
+                _ => Encryption::Aes256,
+            }),
+            kms_key: repo.encryption_configuration().and_then(|e| e.kms_key()).map(str::to_string),
             tags: tags.clone(),
         };
         let mut live = Live::new(serde_json::to_value(state).expect("serialisable"), &tags);
@@ -176,6 +202,18 @@ impl Kind for EcrRepository {
         }
         if let Some(scan) = s.scan_on_push {
             req = req.image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(scan).build());
+        }
+        if let Some(enc) = &s.encryption {
+            let t = match enc {
+                Encryption::Aes256 => EncryptionType::Aes256,
+                Encryption::Kms => EncryptionType::Kms,
+            };
+            let conf = EncryptionConfiguration::builder()
+                .encryption_type(t)
+                .set_kms_key(s.kms_key.clone())
+                .build()
+                .map_err(|e| crate::Error::user(e.to_string(), "check `encryption` and `kms_key`"))?;
+            req = req.encryption_configuration(conf);
         }
         let out = req.send().await.map_err(|e| aws::error(e).at(format!("ecr_repository {}", s.name), "CreateRepository"))?;
         let mut attrs = BTreeMap::new();
@@ -260,7 +298,7 @@ mod tests {
     fn desired(m: &str, scan: Option<bool>) -> Desired {
         Desired {
             name: "eks-devops".into(),
-            state: json!({"name": "eks-devops", "image_tag_mutability": m, "scan_on_push": scan, "tags": {"provision:stack": "s"}}),
+            state: json!({"name": "eks-devops", "image_tag_mutability": m, "scan_on_push": scan, "encryption": null, "kms_key": null, "tags": {"provision:stack": "s"}}),
             options: json!({}),
         }
     }
@@ -270,7 +308,7 @@ mod tests {
         if let Some(o) = owner {
             tags.insert("provision:stack".to_string(), o.to_string());
         }
-        Live::new(json!({"name": "eks-devops", "image_tag_mutability": m, "scan_on_push": scan, "tags": tags}), &tags)
+        Live::new(json!({"name": "eks-devops", "image_tag_mutability": m, "scan_on_push": scan, "encryption": "AES256", "kms_key": null, "tags": tags}), &tags)
     }
 
     #[test]
@@ -285,6 +323,15 @@ mod tests {
         assert_eq!(a, Action::Update);
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].path, "image_tag_mutability");
+    }
+
+    #[test]
+    fn encryption_change_is_a_replace_with_reason() {
+        let mut d = desired("IMMUTABLE", Some(true));
+        d.state["encryption"] = json!("KMS");
+        let (a, _, reasons) = decide(&EcrRepository, "s", &d, Some(&live("IMMUTABLE", true, Some("s"))));
+        assert_eq!(a, Action::Replace);
+        assert!(reasons[0].contains("encryption"), "{reasons:?}");
     }
 
     #[test]

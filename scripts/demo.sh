@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The main job on the embedded emulator: validate -> plan -> apply -> plan (no changes) -> destroy
+# of the seed stack, then a check that nothing carrying the stack's tag is left.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STACK=${STACK:-stacks/eks-devops.yaml}
+BIN=${BIN:-target/debug/provision}
+PY=.venv/bin/python
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+# Start the emulator (moto + the project's extensions + the EKS/Kubernetes double) on a free port.
+ready=$(mktemp)
+"$PY" emulator/run.py --port 0 --cluster eksdemo1 --seed-aws-auth >"$ready" 2>.provision-emulator.log &
+emu=$!
+trap 'kill $emu 2>/dev/null || true; rm -f "$ready"' EXIT
+for _ in $(seq 1 300); do
+  grep -q PROVISION_EMULATOR_READY "$ready" && break
+  kill -0 $emu 2>/dev/null || { cat .provision-emulator.log; echo "emulator failed to start" >&2; exit 1; }
+  sleep 0.1
+done
+url=$(awk '/PROVISION_EMULATOR_READY/ {print $2}' "$ready")
+[ -n "$url" ] || { echo "emulator did not start in 30 s" >&2; exit 1; }
+echo "emulator: $url"
+
+# Dummy credentials for the emulator; the real chain (profiles, SSO, IMDS) is not consulted.
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL=$url AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+
+step "provision validate"
+"$BIN" validate -s "$STACK"
+
+step "provision plan (exit code 2: changes)"
+set +e; "$BIN" plan -s "$STACK" --detailed-exitcode; code=$?; set -e
+[ "$code" -eq 2 ] || { echo "expected exit code 2 from the first plan, got $code" >&2; exit 1; }
+
+step "provision apply"
+"$BIN" apply -s "$STACK" --auto-approve
+
+step "provision plan (exit code 0: no changes)"
+out=$("$BIN" plan -s "$STACK" --detailed-exitcode) || { echo "$out"; echo "second plan reported changes or failed" >&2; exit 1; }
+echo "$out"
+grep -q "No changes." <<<"$out" || { echo "second plan did not say 'No changes.'" >&2; exit 1; }
+
+step "provision destroy"
+"$BIN" destroy -s "$STACK" --auto-approve
+
+step "leftovers tagged provision:stack"
+"$PY" scripts/leftovers.py --endpoint "$url" --stack "$(awk '/^stack:/ {print $2; exit}' "$STACK")"
