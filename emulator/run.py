@@ -1,0 +1,65 @@
+"""Start the local AWS emulator: moto's server + this project's extensions + a Kubernetes double.
+
+Prints `PROVISION_EMULATOR_READY http://127.0.0.1:<port>` once it serves. See emulator/README.md.
+"""
+import argparse
+import os
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=4566, help="0 picks a free port")
+    ap.add_argument("--latency-ms", type=float, default=0, help="added to every AWS call")
+    ap.add_argument("--cluster", action="append", default=[],
+                    help="register an EKS cluster NAME[:AUTH_MODE] served by the Kubernetes double")
+    ap.add_argument("--seed-aws-auth", action="store_true",
+                    help="create kube-system/aws-auth with a node-group role mapping")
+    ap.add_argument("--account-id", default="123456789012")
+    ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--kube-token", default=None, help="also accept this static bearer token")
+    ap.add_argument("--verbose", action="store_true")
+    a = ap.parse_args()
+
+    os.environ.setdefault("MOTO_ACCOUNT_ID", a.account_id)
+    # Dummy credentials so moto's internal boto usage never looks for real ones.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+    import logging
+    from werkzeug.serving import make_server
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    from aws import Emulator
+    from kube import KubeServer
+
+    if not a.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    kube = KubeServer(a.host, clusters=None, admin_token=a.kube_token)
+    app = Emulator(DomainDispatcherApplication(create_backend_app), a.account_id, a.region, kube, a.verbose)
+    app.latency = a.latency_ms / 1000.0
+    kube.clusters = app.clusters
+    for spec in a.cluster:
+        name, _, mode = spec.partition(":")
+        app.register_cluster(name, mode or "API_AND_CONFIG_MAP")
+    if a.seed_aws_auth:
+        kube.seed_aws_auth(a.account_id)
+
+    server = make_server(a.host, a.port, app, threaded=True)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    print(f"PROVISION_EMULATOR_READY http://{a.host}:{server.server_port}", flush=True)
+    print(f"emulator: AWS on http://{a.host}:{server.server_port}, Kubernetes double on {kube.url}",
+          file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
