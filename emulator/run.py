@@ -26,6 +26,8 @@ def main():
     a = ap.parse_args()
 
     os.environ.setdefault("MOTO_ACCOUNT_ID", a.account_id)
+    # AWS-managed policies (AmazonEC2ContainerRegistryFullAccess, ...) must exist to be attached.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     # Dummy credentials so moto's internal boto usage never looks for real ones.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

@@ -18,6 +18,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub mod ecr_repository;
+pub mod iam_policy;
+pub mod iam_role;
 
 /// The tag that marks a resource as created by (and belonging to) a stack.
 pub const OWNER_TAG: &str = "provision:stack";
@@ -113,7 +115,7 @@ pub trait Kind: Send + Sync + 'static {
 
 /// Every kind the tool knows. The registration line for a new kind goes here.
 pub fn registry() -> &'static [&'static dyn Kind] {
-    &[&ecr_repository::EcrRepository]
+    &[&ecr_repository::EcrRepository, &iam_role::IamRole, &iam_policy::IamPolicy]
 }
 
 pub fn lookup(kind: &str) -> Option<&'static dyn Kind> {
