@@ -165,7 +165,24 @@ class Emulator:
             return self.sns_passthrough(op, environ, body, start_response)
         if service == "ecr":
             self.ecr_defaults(op, environ, body)
+        if service == "s3" and op == "GetBucketVersioning":
+            return self.s3_versioning(environ, start_response)
         return self.moto(environ, start_response)
+
+    def s3_versioning(self, environ, start_response):
+        """moto names the root element GetBucketVersioningResponse; S3 says VersioningConfiguration."""
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        text = b"".join(self.moto(environ, capture)).decode()
+        text = text.replace("GetBucketVersioningResponse", "VersioningConfiguration")
+        data = text.encode()
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        start_response(captured["status"], headers + [("Content-Length", str(len(data)))])
+        return [data]
 
     def ecr_defaults(self, op, environ, body):
         """AWS SDKs leave out members equal to their default (`scanOnPush: false`); AWS reads an absent

@@ -17,9 +17,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub mod codestar_connection;
 pub mod ecr_repository;
 pub mod iam_policy;
 pub mod iam_role;
+pub mod s3_bucket;
+pub mod sns_topic;
 
 /// The tag that marks a resource as created by (and belonging to) a stack.
 pub const OWNER_TAG: &str = "provision:stack";
@@ -115,7 +118,14 @@ pub trait Kind: Send + Sync + 'static {
 
 /// Every kind the tool knows. The registration line for a new kind goes here.
 pub fn registry() -> &'static [&'static dyn Kind] {
-    &[&ecr_repository::EcrRepository, &iam_role::IamRole, &iam_policy::IamPolicy]
+    &[
+        &ecr_repository::EcrRepository,
+        &s3_bucket::S3Bucket,
+        &codestar_connection::CodestarConnection,
+        &sns_topic::SnsTopic,
+        &iam_role::IamRole,
+        &iam_policy::IamPolicy,
+    ]
 }
 
 pub fn lookup(kind: &str) -> Option<&'static dyn Kind> {
