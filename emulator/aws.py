@@ -21,6 +21,31 @@ QUERY_SERVICES = {"iam", "sts", "sns"}
 CRED_RE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
+def patch_moto():
+    """moto's CodePipeline reads a trust policy's `Principal.Service` only as a string; IAM also
+    allows a list (`"Service": ["codepipeline.amazonaws.com"]`). Give its check one statement per
+    service so both spellings are accepted, as AWS does."""
+    import types
+    import moto.codepipeline.models as cp_models
+
+    def loads(text, *args, **kwargs):
+        doc = json.loads(urllib.parse.unquote(text) if text.startswith("%7B") else text, *args, **kwargs)
+        if isinstance(doc, dict):
+            stmts = doc.get("Statement", [])
+            stmts = stmts if isinstance(stmts, list) else [stmts]
+            flat = []
+            for st in stmts:
+                svc = (st.get("Principal") or {}).get("Service") if isinstance(st.get("Principal"), dict) else None
+                if isinstance(svc, list):
+                    flat += [dict(st, Principal=dict(st["Principal"], Service=one)) for one in svc]
+                elif isinstance(svc, str):
+                    flat.append(st)
+            doc["Statement"] = flat
+        return doc
+
+    cp_models.json = types.SimpleNamespace(loads=loads, dumps=json.dumps)
+
+
 def now_epoch():
     return time.time()
 

@@ -36,8 +36,10 @@ def main():
     from werkzeug.serving import make_server
     from moto.server import DomainDispatcherApplication, create_backend_app
 
-    from aws import Emulator
+    from aws import Emulator, patch_moto
     from kube import KubeServer
+
+    patch_moto()
 
     if not a.verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -17,6 +17,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub mod codebuild_project;
+pub mod codepipeline;
 pub mod codestar_connection;
 pub mod ecr_repository;
 pub mod iam_policy;
@@ -125,6 +127,8 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &sns_topic::SnsTopic,
         &iam_role::IamRole,
         &iam_policy::IamPolicy,
+        &codebuild_project::CodebuildProject,
+        &codepipeline::Codepipeline,
     ]
 }
 
