@@ -29,6 +29,10 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-eas
 export AWS_ENDPOINT_URL=$url AWS_EC2_METADATA_DISABLED=true
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
+# aws-auth as the cluster has it before we start (its node-role entry must survive every step).
+map_roles() { "$PY" -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1] + "/_emulator/kube/kube-system/configmaps/aws-auth"))["data"]["mapRoles"], end="")' "$url"; }
+before=$(map_roles)
+
 step "provision validate"
 "$BIN" validate -s "$STACK"
 
@@ -39,6 +43,11 @@ set +e; "$BIN" plan -s "$STACK" --detailed-exitcode; code=$?; set -e
 step "provision apply"
 "$BIN" apply -s "$STACK" --auto-approve
 
+step "aws-auth after apply: the node-role entry is intact, ours is appended"
+after=$(map_roles)
+echo "$after"
+[[ "$after" == "$before"* ]] || { echo "the node-role entries of aws-auth changed" >&2; exit 1; }
+
 step "provision plan (exit code 0: no changes)"
 out=$("$BIN" plan -s "$STACK" --detailed-exitcode) || { echo "$out"; echo "second plan reported changes or failed" >&2; exit 1; }
 echo "$out"
@@ -46,6 +55,10 @@ grep -q "No changes." <<<"$out" || { echo "second plan did not say 'No changes.'
 
 step "provision destroy"
 "$BIN" destroy -s "$STACK" --auto-approve
+
+step "aws-auth after destroy: byte for byte what it was"
+[[ "$(map_roles)" == "$before" ]] || { echo "aws-auth differs from before apply" >&2; exit 1; }
+echo "identical"
 
 step "leftovers tagged provision:stack"
 "$PY" scripts/leftovers.py --endpoint "$url" --stack "$(awk '/^stack:/ {print $2; exit}' "$STACK")"

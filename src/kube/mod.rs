@@ -1,1 +1,128 @@
-//! Kubernetes access for the EKS-side resources (aws-auth).
+//! Kubernetes access for the EKS-side resources: cluster name -> `eks:DescribeCluster` (endpoint,
+//! CA, authentication mode) -> a bearer token minted here -> a kube client. No aws CLI, no
+//! kubeconfig needed (a kubeconfig context can be named instead).
+
+pub mod aws_auth;
+pub mod token;
+
+use crate::aws;
+use crate::engine::Ctx;
+use base64::Engine;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+use tokio::sync::{Mutex, OnceCell};
+
+/// What `DescribeCluster` tells us.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub name: String,
+    pub endpoint: String,
+    pub ca_pem: Vec<u8>,
+    /// CONFIG_MAP | API | API_AND_CONFIG_MAP
+    pub authentication_mode: String,
+}
+
+impl Cluster {
+    pub fn uses_config_map(&self) -> bool {
+        self.authentication_mode != "API"
+    }
+    pub fn uses_access_entries(&self) -> bool {
+        self.authentication_mode != "CONFIG_MAP"
+    }
+    pub fn mode_note(&self) -> String {
+        format!("cluster {} authentication mode: {}", self.name, self.authentication_mode)
+    }
+}
+
+type Cell<T> = Arc<OnceCell<T>>;
+
+/// One DescribeCluster per cluster per run, however many resources use it.
+static CLUSTERS: LazyLock<Mutex<HashMap<String, Cell<Cluster>>>> = LazyLock::new(Default::default);
+
+async fn cell<T>(map: &Mutex<HashMap<String, Cell<T>>>, key: &str) -> Cell<T> {
+    map.lock().await.entry(key.to_string()).or_default().clone()
+}
+
+pub async fn describe(ctx: &Ctx, name: &str) -> crate::Result<Cluster> {
+    let c = cell(&CLUSTERS, name).await;
+    c.get_or_try_init(|| async {
+        let out = ctx.aws.eks().describe_cluster().name(name).send().await.map_err(|e| {
+            let e = aws::error(e);
+            let missing = e.is("ResourceNotFoundException");
+            let err = e.at(format!("eks cluster {name}"), "DescribeCluster");
+            if missing {
+                err.with_help(format!("no EKS cluster `{name}` in {}: check the cluster name (a stack variable) and the region", ctx.region))
+            } else {
+                err
+            }
+        })?;
+        let c = out.cluster.ok_or_else(|| crate::Error::user(format!("DescribeCluster returned no cluster for {name}"), "check the cluster name"))?;
+        let ca = c.certificate_authority().and_then(|a| a.data()).unwrap_or_default();
+        Ok(Cluster {
+            name: name.to_string(),
+            endpoint: c.endpoint().unwrap_or_default().to_string(),
+            ca_pem: base64::engine::general_purpose::STANDARD.decode(ca).unwrap_or_default(),
+            authentication_mode: c
+                .access_config()
+                .and_then(|a| a.authentication_mode())
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_else(|| "CONFIG_MAP".to_string()),
+        })
+    })
+    .await
+    .cloned()
+}
+
+/// A client for the cluster: from a kubeconfig context if one is named, else endpoint + CA from
+/// EKS and a freshly minted token. Not cached: a token is valid for minutes, an apply that waits
+/// on IAM can take longer, and minting is a local signature, not a round trip.
+pub async fn client(ctx: &Ctx, cluster: &str, kubeconfig_context: Option<&str>) -> crate::Result<kube::Client> {
+    {
+        let config = match kubeconfig_context {
+            Some(context) => {
+                let opts = kube::config::KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+                kube::Config::from_kubeconfig(&opts).await.map_err(|e| {
+                    crate::Error::user(format!("cannot use kubeconfig context `{context}`: {e}"), "check `kubectl config get-contexts`")
+                })?
+            }
+            None => {
+                let info = describe(ctx, cluster).await?;
+                let url = info.endpoint.parse().map_err(|e| {
+                    crate::Error::user(format!("cluster {cluster} has an invalid endpoint `{}`: {e}", info.endpoint), "check the cluster in the EKS console")
+                })?;
+                let mut config = kube::Config::new(url);
+                config.root_cert = Some(pem_to_der(&info.ca_pem));
+                let token = token::mint(&ctx.aws.config, &ctx.region, cluster).await?;
+                config.auth_info.token = Some(secrecy::SecretString::from(token));
+                config
+            }
+        };
+        kube::Client::try_from(config).map_err(|e| crate::Error::Kube {
+            address: format!("eks cluster {cluster}"),
+            message: format!("cannot build a Kubernetes client: {e}"),
+            help: None,
+        })
+    }
+}
+
+/// Certificates in a PEM bundle, as DER.
+fn pem_to_der(pem: &[u8]) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(pem);
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("-----BEGIN") {
+            current = Some(String::new());
+        } else if line.starts_with("-----END") {
+            if let Some(b64) = current.take() {
+                if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) {
+                    out.push(der);
+                }
+            }
+        } else if let Some(buf) = current.as_mut() {
+            buf.push_str(line);
+        }
+    }
+    out
+}

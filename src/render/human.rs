@@ -64,7 +64,8 @@ fn step(out: &mut String, s: &Step, plan: &Plan, style: Style) {
             let _ = writeln!(out, "  {} {head} will be created", style.green("+"));
             if let Value::Object(m) = &s.desired.state {
                 for (k, v) in m {
-                    if !v.is_null() {
+                    let empty = matches!(v, Value::Object(o) if o.is_empty()) || matches!(v, Value::Array(a) if a.is_empty());
+                    if !v.is_null() && !empty {
                         value_line(out, "+", k, v, style);
                     }
                 }
@@ -117,9 +118,13 @@ fn changes(out: &mut String, changes: &[FieldChange], style: Style) {
         match (&c.before, &c.after) {
             (Value::Null, after) => value_line(out, "+", &c.path, after, style),
             (before, Value::Null) => value_line(out, "-", &c.path, before, style),
+            (Value::String(b), Value::String(a)) if b.contains('\n') || a.contains('\n') => {
+                let _ = writeln!(out, "      {} {}:", style.yellow("~"), c.path);
+                unified_text(out, b, a, style);
+            }
             (before, after) if is_big(before) || is_big(after) => {
                 let _ = writeln!(out, "      {} {}:", style.yellow("~"), c.path);
-                unified(out, before, after, style);
+                unified_text(out, &pretty(before), &pretty(after), style);
             }
             (before, after) => {
                 let _ = writeln!(out, "      {} {}: {} -> {}", style.yellow("~"), c.path, scalar(before), scalar(after));
@@ -130,9 +135,11 @@ fn changes(out: &mut String, changes: &[FieldChange], style: Style) {
 
 fn value_line(out: &mut String, sign: &str, key: &str, v: &Value, style: Style) {
     let painted = if sign == "+" { style.green(sign) } else { style.red(sign) };
-    if is_big(v) {
+    let multiline = v.as_str().filter(|s| s.contains('\n'));
+    if is_big(v) || multiline.is_some() {
+        let text = multiline.map(str::to_string).unwrap_or_else(|| pretty(v));
         let _ = writeln!(out, "      {painted} {key}:");
-        for line in pretty(v).lines() {
+        for line in text.lines() {
             let _ = writeln!(out, "          {line}");
         }
     } else {
@@ -156,10 +163,9 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
-/// A unified diff of the pretty JSON of two values.
-fn unified(out: &mut String, before: &Value, after: &Value, style: Style) {
-    let (b, a) = (pretty(before), pretty(after));
-    let diff = similar::TextDiff::from_lines(&b, &a);
+/// A unified diff of two texts (pretty JSON of values, or YAML).
+fn unified_text(out: &mut String, b: &str, a: &str, style: Style) {
+    let diff = similar::TextDiff::from_lines(b, a);
     for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
         let _ = writeln!(out, "          {}", style.dim(&hunk.header().to_string()));
         for change in hunk.iter_changes() {

@@ -21,6 +21,7 @@ pub mod codebuild_project;
 pub mod codepipeline;
 pub mod codestar_connection;
 pub mod ecr_repository;
+pub mod eks_aws_auth_role;
 pub mod iam_policy;
 pub mod iam_role;
 pub mod s3_bucket;
@@ -129,6 +130,7 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &iam_policy::IamPolicy,
         &codebuild_project::CodebuildProject,
         &codepipeline::Codepipeline,
+        &eks_aws_auth_role::EksAwsAuthRole,
     ]
 }
 
