@@ -345,10 +345,10 @@ class Emulator:
         if path == "kube/interleave" and method == "POST":
             with self.kube.store.lock:
                 self.kube.store.interleave[(data.get("namespace", "kube-system"), data.get("name", "aws-auth"))] = \
-                    data["map_roles_append"]
+                    [int(data.get("skip_gets", 0)), data["map_roles_append"]]
             return ok()
         if path == "kube/writes" and method == "GET":
-            return ok({"writes": self.kube.store.writes})
+            return ok({"writes": self.kube.store.writes, "conflicts": self.kube.store.conflicts})
         return json_response({"error": f"unknown admin call {method} {path}"}, 404, "application/json")
 
     # ---------------------------------------------------------------- CodeStar Connections

@@ -140,8 +140,9 @@ class Store:
         self.lock = threading.RLock()
         self.objects = {}
         self.rv = 1000
-        self.interleave = {}  # (ns, name) -> text appended to mapRoles after the next GET
+        self.interleave = {}  # (ns, name) -> [GETs to let pass first, text appended to mapRoles]
         self.writes = 0
+        self.conflicts = 0
 
     def _bump(self, obj):
         self.rv += 1
@@ -159,6 +160,7 @@ class Store:
             if not name:
                 return status(422, "Invalid", "ConfigMap \"\" is invalid: metadata.name: Required value")
             if (ns, name) in self.objects:
+                self.conflicts += 1
                 return status(409, "AlreadyExists", f'configmaps "{name}" already exists', name)
             obj = copy.deepcopy(obj)
             obj.setdefault("apiVersion", "v1")
@@ -178,6 +180,7 @@ class Store:
                 return status(404, "NotFound", f'configmaps "{name}" not found', name)
             rv = obj.get("metadata", {}).get("resourceVersion")
             if check_version and rv and rv != cur["metadata"]["resourceVersion"]:
+                self.conflicts += 1
                 return status(409, "Conflict",
                               f'Operation cannot be fulfilled on configmaps "{name}": the object has been '
                               "modified; please apply your changes to the latest version and try again", name)
@@ -217,10 +220,14 @@ class Store:
     def after_get(self, ns, name):
         """Simulate a concurrent writer right after a client read (admin `interleave`)."""
         with self.lock:
-            extra = self.interleave.pop((ns, name), None)
+            pending = self.interleave.get((ns, name))
             cur = self.objects.get((ns, name))
-            if extra is None or cur is None:
+            if pending is None or cur is None:
                 return
+            if pending[0] > 0:
+                pending[0] -= 1
+                return
+            extra = self.interleave.pop((ns, name))[1]
             data = cur.setdefault("data", {})
             roles = data.get("mapRoles", "")
             if roles and not roles.endswith("\n"):

@@ -21,6 +21,7 @@ pub mod codebuild_project;
 pub mod codepipeline;
 pub mod codestar_connection;
 pub mod ecr_repository;
+pub mod eks_access_entry;
 pub mod eks_aws_auth_role;
 pub mod iam_policy;
 pub mod iam_role;
@@ -131,6 +132,7 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &codebuild_project::CodebuildProject,
         &codepipeline::Codepipeline,
         &eks_aws_auth_role::EksAwsAuthRole,
+        &eks_access_entry::EksAccessEntry,
     ]
 }
 
