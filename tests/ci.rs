@@ -205,3 +205,26 @@ async fn invalid_pipeline_structure_is_caught_before_any_call() {
     let r = common::Run::from(out);
     r.code(1).has("input artifact `SourceArtfact` is not produced by an earlier action").has("--> stacks/test.yaml:");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unowned_project_and_pipeline_are_left_alone() {
+    let emu = Emulator::start();
+    let p = Project::new(&stack("", &pipeline_yaml("QUEUED", "main", false, "a")));
+    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    // Someone removes the stack's tags by hand: the stack no longer owns them.
+    let cb = aws_sdk_codebuild::Client::new(&emu.sdk_config().await);
+    let cp = aws_sdk_codepipeline::Client::new(&emu.sdk_config().await);
+    cb.update_project().name("ci-build").set_tags(Some(vec![])).send().await.unwrap();
+    let arn = "arn:aws:codepipeline:us-east-1:123456789012:ci-pipeline";
+    cp.untag_resource().resource_arn(arn).tag_keys("provision:stack").send().await.unwrap();
+    emu.provision(p.path(), &["plan"])
+        .ok()
+        .has("! codebuild_project.build (ci-build) exists but is not this stack's")
+        .has("! codepipeline.main (ci-pipeline) exists but is not this stack's");
+    emu.reset_calls();
+    emu.provision(p.path(), &["apply", "--auto-approve"]).code(1);
+    assert!(emu.write_calls().is_empty(), "{:?}", emu.write_calls());
+    emu.provision(p.path(), &["destroy", "--auto-approve"]).ok();
+    assert!(cb.batch_get_projects().names("ci-build").send().await.unwrap().projects().len() == 1, "not deleted");
+    assert!(cp.get_pipeline().name("ci-pipeline").send().await.is_ok(), "not deleted");
+}

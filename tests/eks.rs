@@ -174,3 +174,31 @@ fn the_access_entry_stack_validates() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_provision")).current_dir(&root).args(["validate", "-s", "stacks/eks-devops-access-entries.yaml"]).output().unwrap();
     common::Run::from(out).ok();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_aws_auth_is_created() {
+    let emu = Emulator::start_with(&["--cluster", "eksdemo1"]);
+    let p = Project::new(&auth_stack("arn:aws:iam::123456789012:role/EksCodeBuildKubectlRole", "[system:masters]"));
+    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    assert!(map_roles(&emu).starts_with("- rolearn: arn:aws:iam::123456789012:role/EksCodeBuildKubectlRole\n"));
+    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0);
+    emu.provision(p.path(), &["destroy", "--auto-approve"]).ok();
+    assert_eq!(map_roles(&emu), "", "the entry is gone, the ConfigMap stays");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kubeconfig_context_can_be_used_instead() {
+    let emu = Emulator::start_with(&["--cluster", "eksdemo1", "--seed-aws-auth", "--kube-token", "static-admin-token"]);
+    let conf = emu.sdk_config().await;
+    let cluster = aws_sdk_eks::Client::new(&conf).describe_cluster().name("eksdemo1").send().await.unwrap().cluster.unwrap();
+    let p = Project::new(&format!("{}    kubeconfig_context: admin@emulated\n", auth_stack("arn:aws:iam::123456789012:role/EksCodeBuildKubectlRole", "[system:masters]")));
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: emulated\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: admin\n  user:\n    token: static-admin-token\ncontexts:\n- name: admin@emulated\n  context: {{cluster: emulated, user: admin}}\ncurrent-context: admin@emulated\n",
+        cluster.endpoint().unwrap(),
+        cluster.certificate_authority().unwrap().data().unwrap()
+    );
+    p.write("kubeconfig", &kubeconfig);
+    let kc = p.path().join("kubeconfig");
+    emu.provision_with_env(p.path(), &["apply", "--auto-approve"], &[("KUBECONFIG", kc.to_str().unwrap())]).ok();
+    assert!(map_roles(&emu).contains("role/EksCodeBuildKubectlRole"));
+}

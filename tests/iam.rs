@@ -152,3 +152,26 @@ async fn misspelt_managed_policy_gets_a_useful_error() {
     let p = project(&stack("x", "codebuild.amazonaws.com", "logs:PutLogEvents", &["CloudWatchLogFullAccess"], "/", "sts:AssumeRole"));
     emu.provision(p.path(), &["apply", "--auto-approve"]).code(1).has("AttachRolePolicy").has("check the spelling of `CloudWatchLogFullAccess`");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_description_change_replaces_and_unowned_policy_is_left_alone() {
+    let emu = Emulator::start();
+    let c = iam(&emu).await;
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let y = |d: &str| format!("stack: iamtest\nresources:\n  iam_policy.p:\n    name: test-policy\n    description: {d}\n    document: {doc}\n");
+    let p = Project::new(&y("first"));
+    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    p.write_stack(&y("second"));
+    emu.provision(p.path(), &["plan"]).ok().has("-/+ iam_policy.p (test-policy) must be replaced").has("IAM cannot change a managed policy's description");
+    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    let arn = format!("arn:aws:iam::{}:policy/test-policy", common::ACCOUNT);
+    assert_eq!(c.get_policy().policy_arn(&arn).send().await.unwrap().policy.unwrap().description(), Some("second"));
+    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0);
+
+    c.create_policy().policy_name("foreign-policy").policy_document(doc).send().await.unwrap();
+    let q = Project::new(&format!("stack: iamtest\nresources:\n  iam_policy.p:\n    name: foreign-policy\n    document: {doc}\n"));
+    emu.reset_calls();
+    emu.provision(q.path(), &["plan"]).ok().has("exists but is not this stack's");
+    emu.provision(q.path(), &["destroy", "--auto-approve"]).ok();
+    assert!(emu.write_calls().is_empty(), "{:?}", emu.write_calls());
+}

@@ -158,3 +158,16 @@ async fn connections_are_identified_by_name_and_owner_tag() {
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unowned_topic_is_left_alone() {
+    let emu = Emulator::start();
+    let sns = aws_sdk_sns::Client::new(&emu.sdk_config().await);
+    sns.create_topic().name("svc-topic").attributes("DisplayName", "theirs").send().await.unwrap();
+    let p = Project::new(&topic_stack("ours", &[("email", "a@example.com")]));
+    emu.provision(p.path(), &["plan"]).ok().has("! sns_topic.approval (svc-topic) exists but is not this stack's");
+    emu.reset_calls();
+    emu.provision(p.path(), &["apply", "--auto-approve"]).code(1);
+    emu.provision(p.path(), &["destroy", "--auto-approve"]).ok();
+    assert!(emu.write_calls().is_empty(), "{:?}", emu.write_calls());
+}

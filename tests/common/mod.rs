@@ -107,6 +107,11 @@ impl Emulator {
 
     /// Run the provision binary against this emulator from directory `dir`.
     pub fn provision(&self, dir: &Path, args: &[&str]) -> Run {
+        self.provision_with_env(dir, args, &[])
+    }
+
+    /// Same, with extra environment variables.
+    pub fn provision_with_env(&self, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_provision"))
             .current_dir(dir)
             .args(args)
@@ -121,6 +126,7 @@ impl Emulator {
             .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("NO_COLOR", "1")
+            .envs(extra.iter().copied())
             .stdin(Stdio::null())
             .output()
             .expect("run provision");
