@@ -147,6 +147,26 @@ where
     }
 }
 
+/// The result of a delete-like call where "already gone" is success: a re-run after a crash, or
+/// someone else deleted it first.
+pub fn gone_ok<T, E, R>(result: Result<T, SdkError<E, R>>, gone: &[&str], address: impl std::fmt::Display, op: &str) -> crate::Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = error(e);
+            if gone.iter().any(|g| e.is(g)) {
+                Ok(())
+            } else {
+                Err(e.at(address, op))
+            }
+        }
+    }
+}
+
 fn help_for(code: &str, message: &str) -> Option<String> {
     let h = match code {
         "ConnectionError" | "Timeout" => "check the network and the endpoint (--endpoint-url / AWS_ENDPOINT_URL)",

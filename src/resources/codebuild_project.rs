@@ -301,17 +301,8 @@ impl Kind for CodebuildProject {
     }
 
     async fn delete(&self, ctx: &Ctx, desired: &Desired, _live: &Live) -> Result<()> {
-        match ctx.aws.codebuild().delete_project().name(&desired.name).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = aws::error(e);
-                if e.is("ResourceNotFoundException") {
-                    Ok(())
-                } else {
-                    Err(e.at(address(&desired.name), "DeleteProject"))
-                }
-            }
-        }
+        let r = ctx.aws.codebuild().delete_project().name(&desired.name).send().await;
+        aws::gone_ok(r, &["ResourceNotFoundException"], address(&desired.name), "DeleteProject")
     }
 }
 

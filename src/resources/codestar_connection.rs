@@ -199,17 +199,8 @@ impl Kind for CodestarConnection {
 
     async fn delete(&self, ctx: &Ctx, desired: &Desired, live: &Live) -> Result<()> {
         let Some(arn) = live.attrs.get("arn") else { return Ok(()) };
-        match ctx.aws.connections().delete_connection().connection_arn(arn).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = aws::error(e);
-                if e.is("ResourceNotFoundException") {
-                    Ok(())
-                } else {
-                    Err(e.at(address(&desired.name), "DeleteConnection"))
-                }
-            }
-        }
+        let r = ctx.aws.connections().delete_connection().connection_arn(arn).send().await;
+        aws::gone_ok(r, &["ResourceNotFoundException"], address(&desired.name), "DeleteConnection")
     }
 }
 

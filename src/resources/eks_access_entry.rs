@@ -303,17 +303,8 @@ impl Kind for EksAccessEntry {
 
     async fn delete(&self, ctx: &Ctx, desired: &Desired, _live: &Live) -> Result<()> {
         let s: State = config(&desired.state)?;
-        match ctx.aws.eks().delete_access_entry().cluster_name(&s.cluster).principal_arn(&s.principal_arn).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = aws::error(e);
-                if e.is("ResourceNotFoundException") {
-                    Ok(())
-                } else {
-                    Err(e.at(address(&s.cluster, &s.principal_arn), "DeleteAccessEntry"))
-                }
-            }
-        }
+        let r = ctx.aws.eks().delete_access_entry().cluster_name(&s.cluster).principal_arn(&s.principal_arn).send().await;
+        aws::gone_ok(r, &["ResourceNotFoundException"], address(&s.cluster, &s.principal_arn), "DeleteAccessEntry")
     }
 }
 

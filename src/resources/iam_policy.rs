@@ -9,7 +9,7 @@
 //!   document: { file: policies/sts-assume-kubectl-role.json }
 //! ```
 
-use super::iam_role::normalize_path;
+use super::iam_role::{normalize_path, sdk_tags};
 use super::{config, owned_tags, parse_as, tag_delta, Attrs, Desired, Kind, Live, PropError};
 use crate::aws;
 use crate::engine::diff::FieldChange;
@@ -18,7 +18,6 @@ use crate::engine::Ctx;
 use crate::error::Result;
 use crate::stack::node::PathSeg;
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -58,12 +57,6 @@ fn address(name: &str) -> String {
 fn arn(ctx: &Ctx, desired: &Desired) -> String {
     let path = desired.state["path"].as_str().unwrap_or("/");
     ctx.global_arn("iam", &format!("policy{path}{}", desired.name))
-}
-
-fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| crate::Error::user(e.to_string(), "check the tags")))
-        .collect()
 }
 
 #[async_trait]
@@ -261,31 +254,13 @@ impl Kind for IamPolicy {
             let arn = policy_arn.clone();
             let addr = addr.clone();
             async move {
-                match iam.delete_policy_version().policy_arn(arn).version_id(v).send().await {
-                    Ok(_) => Ok(()),
-                    Err(e) => {
-                        let e = aws::error(e);
-                        if e.is("NoSuchEntity") {
-                            Ok(())
-                        } else {
-                            Err(e.at(addr, "DeletePolicyVersion"))
-                        }
-                    }
-                }
+                let r = iam.delete_policy_version().policy_arn(arn).version_id(v).send().await;
+                aws::gone_ok(r, &["NoSuchEntity"], addr, "DeletePolicyVersion")
             }
         }))
         .await?;
-        match iam.delete_policy().policy_arn(&policy_arn).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = aws::error(e);
-                if gone(&e) {
-                    Ok(())
-                } else {
-                    Err(e.at(addr, "DeletePolicy"))
-                }
-            }
-        }
+        let r = iam.delete_policy().policy_arn(&policy_arn).send().await;
+        aws::gone_ok(r, &["NoSuchEntity"], addr, "DeletePolicy")
     }
 }
 

@@ -13,7 +13,7 @@
 //! ```
 
 use super::{config, owned_tags, parse_as, tag_delta, Attrs, Desired, Kind, Live, PropError};
-use crate::aws::{self, AwsError};
+use crate::aws;
 use crate::engine::diff::FieldChange;
 use crate::engine::policy::{canonical, parse_iam_document};
 use crate::engine::Ctx;
@@ -70,7 +70,7 @@ pub fn managed_policy_arn(partition: &str, p: &str) -> String {
     }
 }
 
-fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>> {
+pub(crate) fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| crate::Error::user(e.to_string(), "check the tags")))
         .collect()
@@ -292,14 +292,6 @@ impl Kind for IamRole {
     }
 }
 
-fn ignore_missing(e: AwsError, addr: String, op: &str) -> Result<()> {
-    if e.is("NoSuchEntity") {
-        Ok(())
-    } else {
-        Err(e.at(addr, op))
-    }
-}
-
 async fn read_inline(ctx: &Ctx, role: &str) -> Result<BTreeMap<String, Value>> {
     let iam = ctx.aws.iam();
     let mut names = Vec::new();
@@ -341,10 +333,8 @@ async fn put_inline(ctx: &Ctx, role: &str, name: &str, doc: &Value) -> Result<()
 }
 
 async fn delete_inline(ctx: &Ctx, role: &str, name: &str) -> Result<()> {
-    match ctx.aws.iam().delete_role_policy().role_name(role).policy_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => ignore_missing(aws::error(e), address(role), "DeleteRolePolicy"),
-    }
+    let r = ctx.aws.iam().delete_role_policy().role_name(role).policy_name(name).send().await;
+    aws::gone_ok(r, &["NoSuchEntity"], address(role), "DeleteRolePolicy")
 }
 
 async fn attach(ctx: &Ctx, role: &str, arn: &str) -> Result<()> {
@@ -365,10 +355,8 @@ async fn attach(ctx: &Ctx, role: &str, arn: &str) -> Result<()> {
 }
 
 async fn detach(ctx: &Ctx, role: &str, arn: &str) -> Result<()> {
-    match ctx.aws.iam().detach_role_policy().role_name(role).policy_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => ignore_missing(aws::error(e), address(role), "DetachRolePolicy"),
-    }
+    let r = ctx.aws.iam().detach_role_policy().role_name(role).policy_arn(arn).send().await;
+    aws::gone_ok(r, &["NoSuchEntity"], address(role), "DetachRolePolicy")
 }
 
 #[cfg(test)]

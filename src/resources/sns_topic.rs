@@ -250,17 +250,8 @@ impl Kind for SnsTopic {
 
     async fn delete(&self, ctx: &Ctx, desired: &Desired, _live: &Live) -> Result<()> {
         // Deleting the topic removes its subscriptions, pending ones included.
-        match ctx.aws.sns().delete_topic().topic_arn(topic_arn(ctx, &desired.name)).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = aws::error(e);
-                if e.is("NotFound") || e.is("NotFoundException") {
-                    Ok(())
-                } else {
-                    Err(e.at(address(&desired.name), "DeleteTopic"))
-                }
-            }
-        }
+        let r = ctx.aws.sns().delete_topic().topic_arn(topic_arn(ctx, &desired.name)).send().await;
+        aws::gone_ok(r, &["NotFound", "NotFoundException"], address(&desired.name), "DeleteTopic")
     }
 }
 
