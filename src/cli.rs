@@ -165,12 +165,21 @@ async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: 
         report(&Error::user(format!("{a}: {e}"), e.help().unwrap_or("fix the cause and run again; completed steps are not repeated")), style);
     }
     let finished = outcome.done.iter().filter(|(_, a)| *a != plan::Action::NoOp).count();
-    let mut msg = format!("{verb} failed: {} step(s) failed, {finished} completed", outcome.failed.len());
-    if !outcome.skipped.is_empty() {
-        let names: Vec<String> = outcome.skipped.iter().map(|a| a.to_string()).collect();
+    let mut msg = if outcome.interrupted {
+        format!("{verb} interrupted: {finished} step(s) completed, {} failed", outcome.failed.len())
+    } else {
+        format!("{verb} failed: {} step(s) failed, {finished} completed", outcome.failed.len())
+    };
+    if !outcome.not_started.is_empty() {
+        let names: Vec<String> = outcome.not_started.iter().map(|a| a.to_string()).collect();
         msg.push_str(&format!(", not started: {}", names.join(", ")));
     }
-    Err(Error::user(msg, format!("the account is in a consistent but unfinished state; fix the error and run `provision {verb}` again to finish")))
+    if !outcome.skipped.is_empty() {
+        let names: Vec<String> = outcome.skipped.iter().map(|a| a.to_string()).collect();
+        msg.push_str(&format!(", skipped (they depend on a failed step): {}", names.join(", ")));
+    }
+    let next = if outcome.interrupted { "run" } else { "fix the error and run" };
+    Err(Error::user(msg, format!("every step either completed or did not start; {next} `provision {verb}` again to finish")))
 }
 
 fn confirm(verb: &str) -> crate::Result<()> {

@@ -172,3 +172,36 @@ async fn throttling_is_retried_and_json_plan_is_machine_readable() {
     assert_eq!(v["plan"]["steps"][0]["address"]["kind"], "ecr_repository");
     assert_eq!(emu.calls()["by_operation"]["ecr.DescribeRepositories"], 3, "two throttled attempts, then success");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_apply_finishes_what_is_in_flight_and_says_what_is_left() {
+    let emu = Emulator::start();
+    let p = Project::new(
+        "stack: demo\nresources:\n  ecr_repository.a:\n    name: chain-a\n  ecr_repository.b:\n    name: chain-b\n    tags: { after: \"${ecr_repository.a.name}\" }\n  ecr_repository.c:\n    name: chain-c\n    tags: { after: \"${ecr_repository.b.name}\" }\n",
+    );
+    emu.admin("POST", "latency", Some(serde_json::json!({"ms": 700})));
+    let child = emu
+        .command(p.path(), &["apply", "--auto-approve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt while the first create is on the wire.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while emu.calls()["by_operation"]["ecr.CreateRepository"].as_u64().unwrap_or(0) == 0 {
+        assert!(std::time::Instant::now() < deadline, "apply never started creating");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let r = common::Run::from(child.wait_with_output().unwrap());
+    r.code(1)
+        .has("interrupted: finishing the steps in progress")
+        .has("ecr_repository.a: created after")
+        .has("not started: ecr_repository.b, ecr_repository.c")
+        .lacks("ecr_repository.b: creating");
+    emu.admin("POST", "latency", Some(serde_json::json!({"ms": 0})));
+    // Nothing half-done: the next plan sees what exists and finishes the job.
+    emu.provision(p.path(), &["plan"]).ok().has("Plan: 2 to add, 0 to change, 0 to destroy.");
+    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0);
+}

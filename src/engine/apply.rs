@@ -19,11 +19,36 @@ pub struct Outcome {
     pub failed: Vec<(Address, crate::Error)>,
     /// Not started because something they depend on failed.
     pub skipped: Vec<Address>,
+    /// Interrupted (Ctrl-C / SIGTERM): steps in flight were finished, none was started after.
+    pub interrupted: bool,
+    /// Not started because of the interruption.
+    pub not_started: Vec<Address>,
 }
 
 impl Outcome {
     pub fn ok(&self) -> bool {
-        self.failed.is_empty()
+        self.failed.is_empty() && !self.interrupted
+    }
+}
+
+/// Resolves when the user asks to stop (Ctrl-C, or SIGTERM from a CI runner).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -61,11 +86,15 @@ pub async fn apply(ctx: &Ctx, stack: &Stack, plan: &Plan, progress: &Progress) -
     let mut started: HashSet<&Address> = HashSet::new();
     let mut running = FuturesUnordered::new();
     let limit = ctx.settings.parallelism.max(1);
+    // An interruption never abandons a call half-way: what runs finishes, nothing new starts, and
+    // the summary says what was left (the next apply does it: names are identities).
+    let stop = stop_requested();
+    tokio::pin!(stop);
 
     loop {
         // Start whatever is ready, in plan order, up to the limit.
         for s in &plan.steps {
-            if running.len() >= limit {
+            if running.len() >= limit || outcome.interrupted {
                 break;
             }
             let a = &s.address;
@@ -89,7 +118,15 @@ pub async fn apply(ctx: &Ctx, stack: &Stack, plan: &Plan, progress: &Progress) -
                 (s, r, t.elapsed())
             });
         }
-        let Some((s, result, elapsed)) = running.next().await else { break };
+        let next = tokio::select! {
+            n = running.next() => n,
+            _ = &mut stop, if !outcome.interrupted => {
+                outcome.interrupted = true;
+                progress.note("interrupted: finishing the steps in progress, starting no new ones");
+                continue;
+            }
+        };
+        let Some((s, result, elapsed)) = next else { break };
         match result {
             Ok(new_attrs) => {
                 if s.is_change() {
@@ -107,6 +144,14 @@ pub async fn apply(ctx: &Ctx, stack: &Stack, plan: &Plan, progress: &Progress) -
                 outcome.failed.push((s.address.clone(), e));
             }
         }
+    }
+    if outcome.interrupted {
+        outcome.not_started = plan
+            .steps
+            .iter()
+            .filter(|s| s.is_change() && !started.contains(&s.address) && !blocked.contains(&s.address))
+            .map(|s| s.address.clone())
+            .collect();
     }
     outcome
 }

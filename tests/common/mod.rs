@@ -112,7 +112,14 @@ impl Emulator {
 
     /// Same, with extra environment variables.
     pub fn provision_with_env(&self, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_provision"))
+        let out = self.command(dir, args).envs(extra.iter().copied()).output().expect("run provision");
+        Run::from(out)
+    }
+
+    /// The provision command, set up for this emulator, not yet started.
+    pub fn command(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_provision"));
+        c
             .current_dir(dir)
             .args(args)
             .env_clear()
@@ -126,11 +133,8 @@ impl Emulator {
             .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("NO_COLOR", "1")
-            .envs(extra.iter().copied())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run provision");
-        Run::from(out)
+            .stdin(Stdio::null());
+        c
     }
 }
 
