@@ -148,3 +148,14 @@ fn valid_stack_passes() {
     let p = Project::new(&y);
     validate(&p).ok().has("is valid (1 resources)");
 }
+
+#[test]
+fn the_stack_file_is_chosen_or_the_choices_are_listed() {
+    let p = Project::new("stack: t\nresources:\n  ecr_repository.app:\n    name: app\n");
+    let run = |dir: &std::path::Path| {
+        Run::from(Command::new(env!("CARGO_BIN_EXE_provision")).current_dir(dir).arg("validate").env("NO_COLOR", "1").output().unwrap())
+    };
+    run(p.path()).ok().has("stacks/test.yaml: stack `t` is valid");
+    p.write("stacks/other.yaml", "stack: o\nresources: {}\n");
+    run(p.path()).code(1).has("holds several").has("stacks/other.yaml, stacks/test.yaml").has("-s/--stack");
+}
