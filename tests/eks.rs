@@ -30,7 +30,8 @@ async fn aws_auth_entry_lifecycle_keeps_other_entries_byte_for_byte() {
 
     emu.provision(p.path(), &["plan", "--detailed-exitcode"])
         .code(2)
-        .has("+ eks_aws_auth_role.kubectl (arn:aws:iam::123456789012:role/EksCodeBuildKubectlRole) will be created");
+        .has("+ eks_aws_auth_role.kubectl (arn:aws:iam::123456789012:role/EksCodeBuildKubectlRole) will be created")
+        .has("cluster eksdemo1 authentication mode: API_AND_CONFIG_MAP");
     let r = emu.provision(p.path(), &["apply", "--auto-approve"]);
     r.ok().has("backup of kube-system/aws-auth (cluster eksdemo1) saved to .provision/backups/aws-auth-eksdemo1-");
     let backup = r.stdout.lines().find_map(|l| l.split(" saved to ").nth(1)).unwrap().trim().to_string();

@@ -43,6 +43,12 @@ async fn cell<T>(map: &Mutex<HashMap<String, Cell<T>>>, key: &str) -> Cell<T> {
     map.lock().await.entry(key.to_string()).or_default().clone()
 }
 
+/// The cluster as already described in this run, if it was (plans read before they render).
+pub fn described(name: &str) -> Option<Cluster> {
+    let map = CLUSTERS.try_lock().ok()?;
+    map.get(name)?.get().cloned()
+}
+
 pub async fn describe(ctx: &Ctx, name: &str) -> crate::Result<Cluster> {
     let c = cell(&CLUSTERS, name).await;
     c.get_or_try_init(|| async {

@@ -171,6 +171,11 @@ impl Kind for EksAccessEntry {
         ]
     }
 
+    fn notes_after_create(&self, desired: &Desired) -> Vec<String> {
+        let cluster = desired.state["cluster"].as_str().unwrap_or_default();
+        crate::kube::described(cluster).map(|c| c.mode_note()).into_iter().collect()
+    }
+
     async fn read(&self, ctx: &Ctx, desired: &Desired) -> Result<Option<Live>> {
         let s: State = config(&desired.state)?;
         let info = crate::kube::describe(ctx, &s.cluster).await?;

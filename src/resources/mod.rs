@@ -104,8 +104,9 @@ pub trait Kind: Send + Sync + 'static {
 
     async fn read(&self, ctx: &Ctx, desired: &Desired) -> Result<Option<Live>>;
 
-    /// What the user must do after this resource is created (e.g. finish a GitHub handshake);
-    /// shown in the plan and printed after the create.
+    /// Notes for a resource about to be created (what the user must do next, e.g. finish a GitHub
+    /// handshake; or context, e.g. the cluster's authentication mode): shown in the plan and
+    /// printed after the create.
     fn notes_after_create(&self, _desired: &Desired) -> Vec<String> {
         Vec::new()
     }
