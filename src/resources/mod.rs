@@ -6,6 +6,7 @@
 //! - `read` looks the resource up by its name (names are identities) and returns the live state in
 //!   the very same shape, so the diff is a pure comparison of two values;
 //! - `create` / `update` / `delete` are idempotent so a re-run after a crash finishes the job.
+//!
 //! Ownership checks, retries, ordering and progress output live in the engine, not here.
 
 use crate::engine::diff::{self, FieldChange};
