@@ -151,6 +151,7 @@ class Emulator:
         self.access_policies = {}  # (cluster, principal) -> {policyArn: dict}
         self.eks_tags = {}         # arn -> {k: v}
         self.pending_subs = set()  # SNS subscription ARNs awaiting e-mail confirmation
+        self.confirmed_subs = set()  # ... and those confirmed through the admin API
 
     # ---------------------------------------------------------------- WSGI entry
     def __call__(self, environ, start_response):
@@ -624,8 +625,7 @@ class Emulator:
                 if m:
                     arn = m.group(1)
                     with self.lock:
-                        new = arn not in self.confirmed_subs()
-                        if new:
+                        if arn not in self.confirmed_subs:
                             self.pending_subs.add(arn)
                     if arn in self.pending_subs and form.get("ReturnSubscriptionArn", ["false"])[0] != "true":
                         text = text.replace(arn, "pending confirmation")
@@ -643,15 +643,12 @@ class Emulator:
         start_response(captured["status"], headers)
         return [data]
 
-    def confirmed_subs(self):
-        return getattr(self, "_confirmed", set())
-
     def confirm_subscription(self, topic_arn, endpoint):
         from moto.sns.models import sns_backends
         backend = sns_backends[self.account][self.region]
         for arn, sub in backend.subscriptions.items():
             if sub.topic.arn == topic_arn and sub.endpoint == endpoint and arn in self.pending_subs:
                 self.pending_subs.discard(arn)
-                self._confirmed = self.confirmed_subs() | {arn}
+                self.confirmed_subs.add(arn)
                 return True
         return False
