@@ -14,6 +14,7 @@ pub mod diag;
 pub mod interp;
 pub mod load;
 pub mod node;
+pub mod validate;
 
 use node::{Node, Pos};
 use std::collections::{BTreeMap, BTreeSet};
