@@ -256,45 +256,19 @@ impl Kind for CodebuildProject {
         let cb = ctx.aws.codebuild();
         let addr = address(&s.name);
         let out = retry::iam_propagation(&addr, "CreateProject", &s.service_role, ctx.settings.iam_propagation_timeout, || async {
-            cb.create_project()
-                .name(&s.name)
-                .set_description(s.description.clone())
-                .service_role(&s.service_role)
-                .source(parts.source.clone())
-                .artifacts(parts.artifacts.clone())
-                .environment(parts.environment.clone())
-                .logs_config(parts.logs.clone())
-                .set_timeout_in_minutes(s.timeout_minutes)
-                .set_tags(Some(parts.tags.clone()))
-                .send()
-                .await
-                .map_err(aws::error)
+            with_definition!(cb.create_project(), s, parts).send().await.map_err(aws::error)
         })
         .await?;
         Ok(out.project.and_then(|p| p.arn).map(|a| ("arn".to_string(), a)).into_iter().collect())
     }
 
     async fn update(&self, ctx: &Ctx, desired: &Desired, _live: &Live, _changes: &[FieldChange]) -> Result<()> {
-        // UpdateProject takes the whole definition: send all of it, so what AWS holds is exactly the
-        // stack (a tag removed from the stack is removed, too).
         let s: State = config(&desired.state)?;
         let parts = Parts::new(&s)?;
         let cb = ctx.aws.codebuild();
         let addr = address(&s.name);
         retry::iam_propagation(&addr, "UpdateProject", &s.service_role, ctx.settings.iam_propagation_timeout, || async {
-            cb.update_project()
-                .name(&s.name)
-                .description(s.description.clone().unwrap_or_default())
-                .service_role(&s.service_role)
-                .source(parts.source.clone())
-                .artifacts(parts.artifacts.clone())
-                .environment(parts.environment.clone())
-                .logs_config(parts.logs.clone())
-                .set_timeout_in_minutes(s.timeout_minutes)
-                .set_tags(Some(parts.tags.clone()))
-                .send()
-                .await
-                .map_err(aws::error)
+            with_definition!(cb.update_project(), s, parts).send().await.map_err(aws::error)
         })
         .await?;
         Ok(())
@@ -305,6 +279,24 @@ impl Kind for CodebuildProject {
         aws::gone_ok(r, &["ResourceNotFoundException"], address(&desired.name), "DeleteProject")
     }
 }
+
+/// CreateProject and UpdateProject take the same definition (different builder types). The whole
+/// definition is sent on update too, so what AWS holds is exactly the stack (a removed tag or an
+/// emptied description included).
+macro_rules! with_definition {
+    ($req:expr, $s:expr, $parts:expr) => {
+        $req.name(&$s.name)
+            .description($s.description.clone().unwrap_or_default())
+            .service_role(&$s.service_role)
+            .source($parts.source.clone())
+            .artifacts($parts.artifacts.clone())
+            .environment($parts.environment.clone())
+            .logs_config($parts.logs.clone())
+            .set_timeout_in_minutes($s.timeout_minutes)
+            .set_tags(Some($parts.tags.clone()))
+    };
+}
+use with_definition;
 
 /// The SDK shapes of a project, built once per create/update (retries reuse them).
 struct Parts {
