@@ -1,10 +1,11 @@
 //! The command line: `provision validate | plan | apply | destroy`, and the one error reporter.
 
 use crate::aws::{self, Aws};
-use crate::engine::plan::{self, Mode, Plan};
-use crate::engine::{apply, Ctx};
-use crate::render::{self, Progress, Style};
-use crate::stack::{self, Stack};
+use crate::contract::{Action, Ctx, Mode, Plan};
+use crate::engine::{self, apply, plan};
+use crate::render::{self, Style};
+use crate::resources::Kinds;
+use crate::stack::{self, Stack, VarOverride, VarSource};
 use crate::Error;
 use clap::{Args, Parser, Subcommand};
 use std::io::{IsTerminal, Write};
@@ -36,7 +37,10 @@ struct Global {
     /// AWS_ENDPOINT_URL_<SERVICE> are honoured too
     #[arg(long, global = true, value_name = "URL")]
     endpoint_url: Option<String>,
-    /// Plain output (also: NO_COLOR set, or output not a terminal)
+    /// Set a stack variable (wins over the stack file and PROVISION_VAR_<NAME>)
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// Plain output (also: NO_COLOR set, TERM=dumb, or output not a terminal; CLICOLOR_FORCE forces colour)
     #[arg(long, global = true)]
     no_color: bool,
 }
@@ -47,7 +51,7 @@ enum Command {
     Validate,
     /// Show what apply would change
     Plan {
-        /// Exit 0 when there are no changes, 2 when there are, 1 on error
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error (or when apply would refuse)
         #[arg(long)]
         detailed_exitcode: bool,
         /// Print the plan as JSON
@@ -68,18 +72,35 @@ enum Command {
     },
 }
 
+/// Exit codes: each means one thing.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_CHANGES: u8 = 2;
+pub const EXIT_INTERRUPTED: u8 = 130;
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let color = !cli.global.no_color
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::stdout().is_terminal();
-    let style = Style { color };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let style = Style::detect(cli.global.no_color, std::io::stdout().is_terminal());
+    let err_style = Style::detect(cli.global.no_color, std::io::stderr().is_terminal());
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            report(&Error::internal(format!("cannot start the runtime: {e}")), err_style);
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     match rt.block_on(run(cli, style)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            report(&e, Style { color: color && std::io::stderr().is_terminal() });
-            ExitCode::from(1)
+            report(&e, err_style);
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }
@@ -100,58 +121,111 @@ pub fn report(e: &Error, style: Style) {
     }
 }
 
-async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
-    let path = choose_stack(cli.global.stack.as_deref(), Path::new("stacks"))?;
-    let stack = stack::load(&path)?;
-    if let Command::Validate = cli.command {
-        println!("{}: stack `{}` is valid ({} resources)", path.display(), stack.name, stack.resources.len());
-        return Ok(0);
+/// `--var NAME=VALUE`, then `PROVISION_VAR_<NAME>` (the flag wins).
+fn var_overrides(flags: &[String]) -> crate::Result<Vec<VarOverride>> {
+    let mut out: Vec<VarOverride> = std::env::vars()
+        .filter_map(|(k, v)| k.strip_prefix("PROVISION_VAR_").map(|n| VarOverride { name: n.to_string(), value: v, source: VarSource::Env }))
+        .collect();
+    for f in flags {
+        let Some((name, value)) = f.split_once('=') else {
+            return Err(Error::user(format!("`--var {}` has no value", crate::error::diag::excerpt(f)), "write `--var NAME=VALUE`"));
+        };
+        out.retain(|o| o.name != name);
+        out.push(VarOverride { name: name.to_string(), value: value.to_string(), source: VarSource::Flag });
+    }
+    Ok(out)
+}
+
+/// Load and validate the stack: no AWS call.
+fn load(global: &Global) -> crate::Result<(PathBuf, Stack)> {
+    let path = choose_stack(global.stack.as_deref(), Path::new("stacks"))?;
+    let parsed = stack::load(&path)?;
+    let stack = stack::validate(parsed, &Kinds, &var_overrides(&global.vars)?)?;
+    Ok((path, stack))
+}
+
+/// The context of a run against AWS; the stack's pinned region wins, and a different `--region`
+/// is refused rather than silently pointing global IAM policies at another region's ARNs.
+async fn connect(global: &Global, path: &Path, stack: &Stack) -> crate::Result<Ctx> {
+    if let (Some(flag), Some(pinned)) = (&global.region, &stack.region) {
+        if flag != pinned {
+            return Err(Error::user(
+                format!("--region {flag} disagrees with `region: {pinned}` in {}", path.display()),
+                "the stack is pinned to its region: drop --region, or change `region:` in the stack",
+            ));
+        }
     }
     let opts = aws::Options {
-        region: cli.global.region.clone().or_else(|| stack.region.clone()),
-        profile: cli.global.profile.clone(),
-        endpoint_url: cli.global.endpoint_url.clone(),
+        region: global.region.clone().or_else(|| stack.region.clone()),
+        profile: global.profile.clone(),
+        endpoint_url: global.endpoint_url.clone(),
     };
-    let ctx = Ctx::connect(Arc::new(Aws::load(&opts).await), &stack).await?;
+    let aws = Arc::new(Aws::load(&opts, &stack.settings).await);
+    let root = stack::load::project_root(path);
+    let backups = root.join(".provision/backups");
+    engine::connect(aws, &stack.name, stack.settings.clone(), backups).await
+}
+
+async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
+    let (path, stack) = load(&cli.global)?;
+    if let Command::Validate = cli.command {
+        println!("{}: stack `{}` is valid ({} resources)", path.display(), stack.name, stack.resources.len());
+        return Ok(EXIT_OK);
+    }
+    let ctx = connect(&cli.global, &path, &stack).await?;
+    let options = |mode| plan::Options { mode, partial: None };
     match cli.command {
         Command::Validate => unreachable!("handled above"),
         Command::Plan { detailed_exitcode, json } => {
-            let p = plan::plan(&ctx, &stack, Mode::Apply).await?;
+            let p = plan::plan(&ctx, &stack, &Kinds, &options(Mode::Apply)).await?;
             if json {
                 println!("{}", render::json::render(&p));
             } else {
                 print!("{}", render::human::render(&p, style));
             }
-            Ok(if detailed_exitcode && p.has_changes() { 2 } else { 0 })
+            if detailed_exitcode && p.unowned().next().is_some() {
+                return Err(refusal(&p));
+            }
+            Ok(if detailed_exitcode && p.has_changes() { EXIT_CHANGES } else { EXIT_OK })
         }
         Command::Apply { auto_approve } => {
-            let p = plan::plan(&ctx, &stack, Mode::Apply).await?;
+            let p = plan::plan(&ctx, &stack, &Kinds, &options(Mode::Apply)).await?;
             print!("{}", render::human::render(&p, style));
-            if let Some(s) = p.unowned().next() {
-                return Err(Error::user(
-                    format!("{} ({}) exists but is not owned by stack `{}`; refusing to apply", s.address, s.name, stack.name),
-                    format!("adopt it by tagging it `{}={}`, rename it in the stack, or remove it from the stack", crate::resources::OWNER_TAG, stack.name),
-                ));
+            if p.unowned().next().is_some() {
+                return Err(refusal(&p));
             }
-            execute(&ctx, &stack, &p, auto_approve, style, "apply").await
+            execute(&ctx, &stack, &p, auto_approve, style).await
         }
         Command::Destroy { auto_approve } => {
-            let p = plan::plan(&ctx, &stack, Mode::Destroy).await?;
+            let p = plan::plan(&ctx, &stack, &Kinds, &options(Mode::Destroy)).await?;
             print!("{}", render::human::render(&p, style));
-            execute(&ctx, &stack, &p, auto_approve, style, "destroy").await
+            execute(&ctx, &stack, &p, auto_approve, style).await
         }
     }
 }
 
-async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: Style, verb: &str) -> crate::Result<u8> {
+/// Apply refuses while a same-named resource that is not the stack's stands in the way.
+fn refusal(p: &Plan) -> Error {
+    let s = p.unowned().next().expect("called with an unowned step");
+    Error::user(
+        format!("{} ({}) exists but is not owned by stack `{}`; refusing to apply", s.address, s.name, p.stack),
+        format!("adopt it with `provision adopt {}`, rename it in the stack, or remove it from the stack", s.address),
+    )
+}
+
+async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: Style) -> crate::Result<u8> {
+    let verb = match p.mode {
+        Mode::Apply => "apply",
+        Mode::Destroy => "destroy",
+    };
     if !p.has_changes() {
-        return Ok(0);
+        return Ok(EXIT_OK);
     }
     if !auto_approve {
         confirm(verb)?;
     }
-    let progress = Progress { style };
-    let outcome = apply::apply(ctx, stack, p, &progress).await;
+    let progress = render::progress::Lines { style };
+    let outcome = apply::apply(ctx, stack, &Kinds, p, &progress, apply::stop_requested()).await;
     let c = p.counts();
     if outcome.ok() {
         let done = match p.mode {
@@ -159,12 +233,13 @@ async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: 
             Mode::Destroy => format!("Destroy complete! Resources: {} destroyed.", c.destroy),
         };
         println!("\n{}", style.green(&done));
-        return Ok(0);
+        return Ok(EXIT_OK);
     }
-    for (a, e) in &outcome.failed {
-        report(&Error::user(format!("{a}: {e}"), e.help().unwrap_or("fix the cause and run again; completed steps are not repeated")), style);
+    let err_style = Style::detect(!style.color, std::io::stderr().is_terminal());
+    for (_, e) in &outcome.failed {
+        report(e, err_style);
     }
-    let finished = outcome.done.iter().filter(|(_, a)| *a != plan::Action::NoOp).count();
+    let finished = outcome.done.iter().filter(|(_, a)| *a != Action::NoOp).count();
     let mut msg = if outcome.interrupted {
         format!("{verb} interrupted: {finished} step(s) completed, {} failed", outcome.failed.len())
     } else {
@@ -179,7 +254,8 @@ async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: 
         msg.push_str(&format!(", skipped (they depend on a failed step): {}", names.join(", ")));
     }
     let next = if outcome.interrupted { "run" } else { "fix the error and run" };
-    Err(Error::user(msg, format!("every step either completed or did not start; {next} `provision {verb}` again to finish")))
+    report(&Error::user(msg, format!("every step either completed or did not start; {next} `provision {verb}` again to finish")), err_style);
+    Ok(if outcome.interrupted { EXIT_INTERRUPTED } else { EXIT_ERROR })
 }
 
 fn confirm(verb: &str) -> crate::Result<()> {
@@ -205,25 +281,15 @@ pub fn choose_stack(given: Option<&Path>, dir: &Path) -> crate::Result<PathBuf> 
         return Ok(p.to_path_buf());
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                .collect()
-        })
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml")).collect())
         .unwrap_or_default();
     found.sort();
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => Err(Error::user(
-            format!("no stack file given and none found in {}/", dir.display()),
-            "pass -s/--stack FILE",
-        )),
+        0 => Err(Error::user(format!("no stack file given and none found in {}/", dir.display()), "pass -s/--stack FILE")),
         _ => Err(Error::user(
             format!("no stack file given and {}/ holds several", dir.display()),
-            format!(
-                "pass one with -s/--stack: {}",
-                found.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-            ),
+            format!("pass one with -s/--stack: {}", found.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
         )),
     }
 }

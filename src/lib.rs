@@ -1,13 +1,19 @@
 //! `provision`: declarative stacks for the AWS CodePipeline → EKS CI/CD pipeline.
 //!
-//! Data flow, one direction: `stack::load` (YAML + policies → typed, located) → `engine::plan`
-//! (resolve, read live state concurrently, diff: pure) → `render` (human / JSON views) →
-//! `engine::apply` (walk the dependency graph with bounded concurrency).
+//! Data flow, one direction: `stack::load` (YAML + policies → positioned tree) → `stack::validate`
+//! (each kind's field table, references, cycles) → `engine::plan` (resolve, inventory of what the
+//! account holds, `decide`: pure) → `contract::Plan` → `render` (human / JSON views) and
+//! `engine::apply` (executes the plan through the scheduler).
+//!
+//! Layers: `cli` → `stack`, `engine`, `render` → `contract` ← `resources` (the kinds) → `aws`,
+//! `kube`. Nothing points back up.
 
 pub mod aws;
 pub mod cli;
+pub mod contract;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod kube;
 pub mod render;
 pub mod resources;

@@ -169,7 +169,7 @@ async fn throttling_is_retried_and_json_plan_is_machine_readable() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("plan --json prints JSON");
     assert_eq!(v["summary"]["add"], 1);
     assert_eq!(v["plan"]["steps"][0]["action"], "create");
-    assert_eq!(v["plan"]["steps"][0]["address"]["kind"], "ecr_repository");
+    assert_eq!(v["plan"]["steps"][0]["address"], "ecr_repository.app");
     assert_eq!(emu.calls()["by_operation"]["ecr.DescribeRepositories"], 3, "two throttled attempts, then success");
 }
 
@@ -194,7 +194,7 @@ async fn an_interrupted_apply_finishes_what_is_in_flight_and_says_what_is_left()
     }
     std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let r = common::Run::from(child.wait_with_output().unwrap());
-    r.code(1)
+    r.code(130)
         .has("interrupted: finishing the steps in progress")
         .has("ecr_repository.a: created after")
         .has("not started: ecr_repository.b, ecr_repository.c")

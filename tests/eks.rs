@@ -146,7 +146,7 @@ async fn access_entry_lifecycle() {
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).has("No changes.");
 
     p.write_stack(&entry_stack("[deployers, viewers]", "{ type: cluster }"));
-    emu.provision(p.path(), &["plan"]).ok().has("~ kubernetes_groups:").has("access_policies.arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy.type: \"namespace\" -> \"cluster\"");
+    emu.provision(p.path(), &["plan"]).ok().has("~ kubernetes_groups:").has("access_policies.arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy.scope.type: \"namespace\" -> \"cluster\"");
     emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0);
     let pol = eks.list_associated_access_policies().cluster_name("eksdemo1").principal_arn(principal).send().await.unwrap();

@@ -91,7 +91,7 @@ async fn role_and_policy_lifecycle() {
         .has("~ iam_role.deploy (test-deploy) will be updated in place")
         .has("~ description: \"deploy stage\" -> \"deploy stage v2\"")
         .has("~ trust_policy.Statement:")
-        .has("+        \"codepipeline.amazonaws.com\"")
+        .has("+    \"Principal\": {\"Service\": \"codepipeline.amazonaws.com\"}")
         .has("~ inline_policies.logs.Statement:")
         .has("~ managed_policies:")
         .has("Plan: 0 to add, 1 to change, 0 to destroy.");
@@ -169,7 +169,7 @@ async fn policy_description_change_replaces_and_unowned_policy_is_left_alone() {
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0);
 
     c.create_policy().policy_name("foreign-policy").policy_document(doc).send().await.unwrap();
-    let q = Project::new(&format!("stack: iamtest\nresources:\n  iam_policy.p:\n    name: foreign-policy\n    document: {doc}\n"));
+    let q = Project::new(&format!("stack: iamtest-other\nresources:\n  iam_policy.p:\n    name: foreign-policy\n    document: {doc}\n"));
     emu.reset_calls();
     emu.provision(q.path(), &["plan"]).ok().has("exists but is not this stack's");
     emu.provision(q.path(), &["destroy", "--auto-approve"]).ok();

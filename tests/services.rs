@@ -149,10 +149,17 @@ async fn connections_are_identified_by_name_and_owner_tag() {
     cs.create_connection().connection_name("svc-github").provider_type("GitHub".into()).tags(tag("other")).send().await.unwrap();
     let p = Project::new(&connection_stack("GitHub", "a"));
     emu.provision(p.path(), &["plan"]).ok().has("belongs to stack `other`");
-    // ...two of ours is an error, never a guess.
-    cs.create_connection().connection_name("svc-github").provider_type("GitHub".into()).tags(tag("svc")).send().await.unwrap();
-    cs.create_connection().connection_name("svc-github").provider_type("GitHub".into()).tags(tag("svc")).send().await.unwrap();
-    emu.provision(p.path(), &["plan"]).code(1).has("2 connections named `svc-github` carry this stack's tag").has("delete the extra connections");
+    // ...two of ours is never a dead end: the one created first stays, the other is cleaned up.
+    let early = aws_sdk_codestarconnections::types::Tag::builder().key("provision:created").value("2026-01-01T00:00:00Z").build().unwrap();
+    let late = aws_sdk_codestarconnections::types::Tag::builder().key("provision:created").value("2026-01-02T00:00:00Z").build().unwrap();
+    let keep = cs.create_connection().connection_name("svc-github").provider_type("GitHub".into()).tags(tag("svc")).tags(early).send().await.unwrap().connection_arn;
+    cs.create_connection().connection_name("svc-github").provider_type("GitHub".into()).tags(tag("svc")).tags(late).send().await.unwrap();
+    emu.provision(p.path(), &["plan"]).ok().has(&format!("(a duplicate: {keep} stays)")).has("1 to destroy");
+    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    let ours: Vec<String> = cs.list_connections().send().await.unwrap().connections().iter().filter_map(|c| c.connection_arn().map(str::to_string)).collect();
+    assert_eq!(ours.len(), 2, "the other stack's connection and the one kept: {ours:?}");
+    assert!(ours.contains(&keep));
+    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0);
 }
 
 fn urlencode(s: &str) -> String {

@@ -1,11 +1,17 @@
-//! AWS configuration and clients. Credentials come only from the SDK's standard chain (environment,
-//! profiles, SSO, assume-role, IMDS); endpoints from `--endpoint-url` or the standard
-//! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables. Production and the local emulator
-//! run the same code; only endpoints differ.
+//! AWS configuration, clients and the error model for failed calls. Credentials come only from the
+//! SDK's standard chain (environment, profiles, SSO, assume-role, web identity, IMDS); endpoints
+//! from `--endpoint-url` or the standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`
+//! variables. Production and the local emulator run the same code; only endpoints differ.
 
+pub mod reads;
 pub mod retry;
 
+pub use reads::Reads;
+
+use crate::contract::Settings;
+use crate::error::{CallError, Class};
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -24,6 +30,8 @@ pub struct Aws {
     pub config: SdkConfig,
     /// True when requests go to a custom endpoint (emulator or proxy): S3 then uses path-style.
     pub custom_endpoint: bool,
+    /// The profile named on the command line or in AWS_PROFILE, for error messages.
+    pub profile: Option<String>,
     iam: OnceLock<aws_sdk_iam::Client>,
     ecr: OnceLock<aws_sdk_ecr::Client>,
     sts: OnceLock<aws_sdk_sts::Client>,
@@ -33,6 +41,7 @@ pub struct Aws {
     codepipeline: OnceLock<aws_sdk_codepipeline::Client>,
     connections: OnceLock<aws_sdk_codestarconnections::Client>,
     eks: OnceLock<aws_sdk_eks::Client>,
+    tagging: OnceLock<aws_sdk_resourcegroupstagging::Client>,
 }
 
 macro_rules! client {
@@ -44,14 +53,21 @@ macro_rules! client {
 }
 
 impl Aws {
-    pub async fn load(opts: &Options) -> Self {
+    pub async fn load(opts: &Options, settings: &Settings) -> Self {
         // Throttling and transient 5xx are retried by the SDK's standard strategy: exponential
         // backoff with full jitter. More attempts than the default 3: applies run many calls at once.
         let retry = RetryConfig::standard()
             .with_max_attempts(8)
             .with_initial_backoff(Duration::from_millis(200))
             .with_max_backoff(Duration::from_secs(20));
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
+        // Every wait is bounded: a silent endpoint fails within these, never hangs.
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.attempt_timeout)
+            .operation_attempt_timeout(settings.attempt_timeout)
+            .operation_timeout(settings.call_timeout)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts);
         if let Some(r) = &opts.region {
             loader = loader.region(Region::new(r.clone()));
         }
@@ -64,9 +80,15 @@ impl Aws {
         let config = loader.load().await;
         let custom_endpoint = opts.endpoint_url.is_some()
             || std::env::vars().any(|(k, v)| k.starts_with("AWS_ENDPOINT_URL") && !v.is_empty());
+        let profile = opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+        Aws::from_config(config, custom_endpoint, profile)
+    }
+
+    pub fn from_config(config: SdkConfig, custom_endpoint: bool, profile: Option<String>) -> Self {
         Aws {
             config,
             custom_endpoint,
+            profile,
             iam: OnceLock::new(),
             ecr: OnceLock::new(),
             sts: OnceLock::new(),
@@ -76,6 +98,7 @@ impl Aws {
             codepipeline: OnceLock::new(),
             connections: OnceLock::new(),
             eks: OnceLock::new(),
+            tagging: OnceLock::new(),
         }
     }
 
@@ -91,6 +114,7 @@ impl Aws {
     client!(codepipeline, aws_sdk_codepipeline);
     client!(connections, aws_sdk_codestarconnections);
     client!(eks, aws_sdk_eks);
+    client!(tagging, aws_sdk_resourcegroupstagging);
 
     pub fn s3(&self) -> &aws_sdk_s3::Client {
         self.s3.get_or_init(|| {
@@ -100,11 +124,14 @@ impl Aws {
     }
 }
 
-/// The code and message of a failed AWS call.
+/// The code, message and class of a failed AWS call.
 #[derive(Debug, Clone)]
 pub struct AwsError {
     pub code: String,
     pub message: String,
+    pub class: Class,
+    /// The HTTP status, when a response came back.
+    pub status: Option<u16>,
 }
 
 impl AwsError {
@@ -112,77 +139,206 @@ impl AwsError {
         self.code == code
     }
 
-    /// Into a user-facing error about resource `address` and operation `op`.
-    pub fn at(self, address: impl std::fmt::Display, op: &str) -> crate::Error {
-        let help = help_for(&self.code, &self.message);
-        crate::Error::Aws { address: address.to_string(), operation: op.to_string(), code: self.code, message: self.message, help }
+    /// Into a user-facing error about `operation`; the engine adds the stack address.
+    pub fn op(self, operation: &str) -> crate::Error {
+        let help = help_for(self.class, &self.code);
+        crate::Error::Call(Box::new(CallError {
+            address: None,
+            operation: operation.to_string(),
+            class: self.class,
+            code: self.code,
+            message: self.message,
+            help,
+        }))
     }
 }
 
-/// Extract code and message from any SDK error. Transport failures (no connection, timeouts) get
-/// a synthetic code so callers can still branch on `code`.
+/// `e.op("CreateRole")` for SDK results.
+pub trait CallResult<T> {
+    fn op(self, operation: &str) -> crate::Result<T>;
+}
+
+impl<T, E, R> CallResult<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HttpStatus + 'static,
+{
+    fn op(self, operation: &str) -> crate::Result<T> {
+        self.map_err(|e| error(e).op(operation))
+    }
+}
+
+/// The HTTP status of a raw response (for S3's bodiless 404 / 403).
+pub trait HttpStatus {
+    fn status(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// Extract code, message and class from any SDK error. Transport and credential failures get a
+/// synthetic code and a one-line message, never a `Debug` dump.
 pub fn error<E, R>(e: SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + HttpStatus + 'static,
 {
+    let status = e.raw_response().map(HttpStatus::status);
     match &e {
         SdkError::ServiceError(se) => {
             let err = se.err();
-            AwsError {
-                code: err.code().unwrap_or("Unknown").to_string(),
-                message: err.message().map(str::to_string).unwrap_or_else(|| err.to_string()),
-            }
+            let code = err.code().unwrap_or("").to_string();
+            let message = err.message().map(str::to_string).unwrap_or_else(|| err.to_string());
+            let class = classify_code(&code, status, &message);
+            AwsError { code: if code.is_empty() { status.map(|s| format!("HTTP {s}")).unwrap_or_default() } else { code }, message, class, status }
         }
-        SdkError::DispatchFailure(d) => AwsError { code: "ConnectionError".into(), message: format!("{:?}", d) },
-        SdkError::TimeoutError(_) => AwsError { code: "Timeout".into(), message: "the request timed out".into() },
+        SdkError::TimeoutError(_) => {
+            AwsError { code: "Timeout".into(), message: "no answer within the time allowed".into(), class: Class::Timeout, status }
+        }
+        SdkError::DispatchFailure(d) => {
+            let (class, message) = transport(&e, d.is_timeout());
+            let code = match class {
+                Class::Timeout => "Timeout",
+                Class::Unreachable => "ConnectionError",
+                _ => "CredentialsError",
+            };
+            AwsError { code: code.into(), message, class, status }
+        }
         _ => {
-            let code = e.code().unwrap_or("Unknown").to_string();
+            let code = e.code().unwrap_or("").to_string();
             let mut message = e.message().map(str::to_string).unwrap_or_default();
             if message.is_empty() {
-                message = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
+                message = innermost(&e);
             }
-            AwsError { code, message }
+            AwsError { class: classify_code(&code, status, &message), code, message, status }
         }
     }
 }
 
-/// The result of a delete-like call where "already gone" is success: a re-run after a crash, or
-/// someone else deleted it first.
-pub fn gone_ok<T, E, R>(result: Result<T, SdkError<E, R>>, gone: &[&str], address: impl std::fmt::Display, op: &str) -> crate::Result<()>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = error(e);
-            if gone.iter().any(|g| e.is(g)) {
-                Ok(())
-            } else {
-                Err(e.at(address, op))
-            }
+/// The deepest message in an error's source chain: the one that says what actually happened.
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// Why a request never got an answer: credentials that could not be loaded, or the network.
+fn transport(e: &(dyn std::error::Error + 'static), timeout: bool) -> (Class, String) {
+    use aws_credential_types::provider::error::CredentialsError;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(c) = err.downcast_ref::<CredentialsError>() {
+            let why = innermost(c);
+            return match c {
+                CredentialsError::CredentialsNotLoaded(_) => (Class::NoCredentials, "no AWS credentials found".into()),
+                CredentialsError::InvalidConfiguration(_) if why.contains("was not defined") || why.contains("could not find") => {
+                    (Class::ProfileMissing, why)
+                }
+                CredentialsError::ProviderTimedOut(_) => (Class::Timeout, format!("loading credentials timed out: {why}")),
+                _ if why.to_ascii_lowercase().contains("expired") => (Class::ExpiredCredentials, why),
+                _ => (Class::BadCredentials, format!("cannot load AWS credentials: {why}")),
+            };
         }
+        cur = err.source();
+    }
+    let why = innermost(e);
+    if timeout || why.to_ascii_lowercase().contains("timed out") || why.to_ascii_lowercase().contains("timeout") {
+        (Class::Timeout, format!("no answer from the endpoint in time ({why})"))
+    } else {
+        (Class::Unreachable, format!("cannot reach the endpoint: {why}"))
     }
 }
 
-fn help_for(code: &str, message: &str) -> Option<String> {
-    let h = match code {
-        "ConnectionError" | "Timeout" => "check the network and the endpoint (--endpoint-url / AWS_ENDPOINT_URL)",
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
-            "the credentials in use lack this permission; check the IAM policy of the caller (`aws sts get-caller-identity` shows who that is)"
+fn classify_code(code: &str, status: Option<u16>, message: &str) -> Class {
+    match code {
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "UnauthorizedException" | "AuthorizationError" => {
+            Class::AccessDenied
         }
-        "ExpiredToken" | "ExpiredTokenException" => "your session expired: refresh it (e.g. `aws sso login`) and run again",
-        "InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch" => {
-            "the credentials were rejected: check AWS_PROFILE / AWS_ACCESS_KEY_ID and the region"
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => Class::ExpiredCredentials,
+        "InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "InvalidAccessKeyId" => {
+            Class::BadCredentials
         }
-        "Throttling" | "ThrottlingException" | "TooManyRequestsException" => {
-            "AWS kept throttling after all retries; lower `settings.parallelism` and run again"
+        "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" | "SlowDown" => {
+            Class::Throttled
         }
-        "LimitExceeded" | "LimitExceededException" => "an account quota was reached; raise it or remove unused resources",
-        _ if message.contains("not authorized") => "check the IAM permissions named in the message",
-        _ => return None,
+        "NoSuchEntity" | "NotFound" | "NotFoundException" | "ResourceNotFoundException" | "NoSuchBucket"
+        | "RepositoryNotFoundException" | "PipelineNotFoundException" => Class::NotFound,
+        "EntityAlreadyExists" | "ResourceAlreadyExistsException" | "RepositoryAlreadyExistsException"
+        | "BucketAlreadyExists" | "BucketAlreadyOwnedByYou" | "ResourceInUseException" | "DeleteConflict"
+        | "ConcurrentModification" | "ConcurrentModificationException" | "PipelineNameInUseException" => Class::Conflict,
+        "ValidationError" | "ValidationException" | "InvalidInput" | "InvalidInputException" | "MalformedPolicyDocument"
+        | "InvalidParameterException" | "InvalidParameterValue" | "InvalidStructureException" => Class::Invalid,
+        _ => match status {
+            Some(s) if s >= 500 => Class::ServerError,
+            Some(403) => Class::AccessDenied,
+            Some(404) => Class::NotFound,
+            _ if message.contains("not authorized") => Class::AccessDenied,
+            _ => Class::Other,
+        },
+    }
+}
+
+/// The next step for each class of failure, naming the setting involved.
+pub fn help_for(class: Class, code: &str) -> Option<String> {
+    let h = match class {
+        Class::NoCredentials => "provision looked in the environment (AWS_ACCESS_KEY_ID), AWS_PROFILE and ~/.aws/config, SSO, web identity (AWS_WEB_IDENTITY_TOKEN_FILE) and instance/container metadata; configure one of them (e.g. `aws configure`, `aws sso login`)".to_string(),
+        Class::ProfileMissing => "check the profile name (--profile or AWS_PROFILE) against `aws configure list-profiles`".to_string(),
+        Class::ExpiredCredentials => "your session expired: refresh it (e.g. `aws sso login`) and run again".to_string(),
+        Class::BadCredentials => "the credentials were rejected: check AWS_PROFILE / AWS_ACCESS_KEY_ID and the region".to_string(),
+        Class::Unreachable => "check the network and the endpoint: --endpoint-url, AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_<SERVICE>".to_string(),
+        Class::Timeout => "the endpoint did not answer in time; check it (--endpoint-url / AWS_ENDPOINT_URL), or raise `settings.call_timeout_seconds`".to_string(),
+        Class::Throttled => "AWS kept throttling after all retries; lower `settings.parallelism` and run again".to_string(),
+        Class::AccessDenied => "the credentials in use lack this permission; `provision whoami` shows who that is, and the message names the action".to_string(),
+        Class::ServerError => "AWS returned a server error after all retries; it is usually transient: run again (completed steps are not repeated)".to_string(),
+        Class::NotFound | Class::Conflict | Class::Invalid | Class::Other => match code {
+            "LimitExceeded" | "LimitExceededException" => "an account quota was reached; raise it or remove unused resources".to_string(),
+            _ => return None,
+        },
     };
-    Some(h.to_string())
+    Some(h)
+}
+
+/// The result of a call where "not there" is an answer, not a failure.
+pub fn absent<T>(r: crate::Result<T>, codes: &[&str]) -> crate::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code().is_some_and(|c| codes.contains(&c)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified() {
+        assert_eq!(classify_code("AccessDenied", Some(403), ""), Class::AccessDenied);
+        assert_eq!(classify_code("Throttling", Some(400), ""), Class::Throttled);
+        assert_eq!(classify_code("InternalFailure", Some(500), ""), Class::ServerError);
+        assert_eq!(classify_code("", Some(404), ""), Class::NotFound);
+        assert_eq!(classify_code("Weird", Some(400), ""), Class::Other);
+    }
+
+    #[test]
+    fn every_failure_class_the_user_can_act_on_has_a_help_line() {
+        for c in [
+            Class::NoCredentials,
+            Class::ProfileMissing,
+            Class::ExpiredCredentials,
+            Class::BadCredentials,
+            Class::Unreachable,
+            Class::Timeout,
+            Class::Throttled,
+            Class::AccessDenied,
+            Class::ServerError,
+        ] {
+            assert!(help_for(c, "").is_some(), "{c:?}");
+        }
+    }
 }

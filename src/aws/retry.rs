@@ -1,7 +1,7 @@
 //! Retries the SDK cannot know about: IAM is eventually consistent, so a role created a moment ago
 //! may not yet be assumable by CodeBuild or CodePipeline ("... is not authorized to perform
-//! sts:AssumeRole ..."). Those specific errors are retried with backoff for a bounded time; anything
-//! else fails at once. (Throttling is retried inside the SDK.)
+//! sts:AssumeRole ..."). Those specific errors are retried with backoff until the configured
+//! timeout has passed (not before); anything else fails at once. Throttling is the SDK's.
 
 use super::AwsError;
 use std::future::Future;
@@ -15,13 +15,14 @@ pub fn is_iam_propagation(e: &AwsError) -> bool {
         || (e.code == "MalformedPolicyDocument" && m.contains("invalid principal"))
 }
 
-/// Run `call` until it succeeds, fails with a non-propagation error, or `timeout` passes.
-/// `role` is named in the final error so the user knows whose trust policy to check.
+/// Run `call` until it succeeds, fails with a non-propagation error, or `timeout` has passed.
+/// `waiting(attempt)` is called before each wait; `role` is named in the final error so the user
+/// knows whose trust policy to check.
 pub async fn iam_propagation<T, F, Fut>(
-    address: &str,
     operation: &str,
     role: &str,
     timeout: Duration,
+    waiting: impl Fn(u32),
     mut call: F,
 ) -> crate::Result<T>
 where
@@ -30,24 +31,29 @@ where
 {
     let start = Instant::now();
     let mut delay = Duration::from_millis(500);
+    let mut attempt = 1;
     loop {
         match call().await {
             Ok(v) => return Ok(v),
             Err(e) if is_iam_propagation(&e) => {
-                if start.elapsed() + delay > timeout {
+                let left = timeout.saturating_sub(start.elapsed());
+                if left.is_zero() {
                     let secs = start.elapsed().as_secs();
-                    return Err(e.at(address, operation).with_help(format!(
+                    return Err(e.op(operation).with_help(format!(
                         "role {role} still cannot be assumed after {secs}s of retries: check its trust policy \
                          names the service as principal (and that it exists); the wait is \
                          `settings.iam_propagation_timeout_seconds` in the stack"
                     )));
                 }
-                // Full jitter keeps concurrent creates from retrying in lockstep.
-                let sleep = delay.mul_f64(0.5 + fastrand::f64() * 0.5);
+                waiting(attempt);
+                // Full jitter keeps concurrent creates from retrying in lockstep; the last wait
+                // ends exactly at the timeout, so the configured time is used in full.
+                let sleep = delay.mul_f64(0.5 + fastrand::f64() * 0.5).min(left);
                 tokio::time::sleep(sleep).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
+                attempt += 1;
             }
-            Err(e) => return Err(e.at(address, operation)),
+            Err(e) => return Err(e.op(operation)),
         }
     }
 }
@@ -55,9 +61,10 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Class;
 
     fn err(code: &str, msg: &str) -> AwsError {
-        AwsError { code: code.into(), message: msg.into() }
+        AwsError { code: code.into(), message: msg.into(), class: Class::Invalid, status: Some(400) }
     }
 
     #[test]
@@ -75,19 +82,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn gives_up_naming_the_role() {
-        let e = iam_propagation("codebuild_project.build", "CreateProject", "arn:aws:iam::1:role/r", Duration::from_millis(800), || async {
+    async fn gives_up_naming_the_role_only_once_the_timeout_has_passed() {
+        let start = Instant::now();
+        let e = iam_propagation("CreateProject", "arn:aws:iam::1:role/r", Duration::from_millis(1200), |_| {}, || async {
             Err::<(), _>(err("InvalidInputException", "CodeBuild is not authorized to perform: sts:AssumeRole on x"))
         })
         .await
         .unwrap_err();
         assert!(e.help().unwrap().contains("arn:aws:iam::1:role/r"), "{e:?}");
+        assert!(start.elapsed() >= Duration::from_millis(1200), "gave up early: {:?}", start.elapsed());
+        assert!(start.elapsed() < Duration::from_millis(2500), "waited too long: {:?}", start.elapsed());
     }
 
     #[tokio::test]
-    async fn recovers_after_transient_failures() {
+    async fn recovers_after_transient_failures_and_says_it_waits() {
         let mut n = 0;
-        let v = iam_propagation("a", "op", "r", Duration::from_secs(30), || {
+        let waits = std::sync::atomic::AtomicU32::new(0);
+        let v = iam_propagation("op", "r", Duration::from_secs(30), |_| { waits.fetch_add(1, std::sync::atomic::Ordering::SeqCst); }, || {
             n += 1;
             let fail = n < 3;
             async move {
@@ -101,5 +112,6 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(v, 3);
+        assert_eq!(waits.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -1,19 +1,21 @@
-//! The reference graph: creation order follows references; deletion runs in reverse.
+//! Orders: the stack's resources by reference (creation follows references), and a plan's steps
+//! as scheduler nodes with "waits for" edges.
 
-use crate::stack::{Address, Stack};
-use std::collections::{BTreeSet, HashMap};
+use crate::contract::{Action, Mode, Plan};
+use crate::stack::Stack;
+use std::collections::BTreeSet;
 
 /// Resources in dependency order (dependencies first), stable with respect to file order.
-/// The loader has already rejected cycles.
-pub fn topo_order(stack: &Stack) -> Vec<Address> {
-    let mut done: BTreeSet<Address> = BTreeSet::new();
+/// Validation has already rejected cycles.
+pub fn topo_order(stack: &Stack) -> Vec<usize> {
+    let mut done: BTreeSet<usize> = BTreeSet::new();
     let mut order = Vec::new();
     while order.len() < stack.resources.len() {
         let before = order.len();
-        for r in &stack.resources {
-            if !done.contains(&r.address) && r.deps.iter().all(|d| done.contains(d)) {
-                done.insert(r.address.clone());
-                order.push(r.address.clone());
+        for (i, r) in stack.resources.iter().enumerate() {
+            if !done.contains(&i) && r.deps.iter().all(|d| stack.resources.iter().position(|x| &x.address == d).is_some_and(|j| done.contains(&j))) {
+                done.insert(i);
+                order.push(i);
             }
         }
         assert!(order.len() > before, "cycle in a validated stack");
@@ -21,13 +23,69 @@ pub fn topo_order(stack: &Stack) -> Vec<Address> {
     order
 }
 
-/// For each resource, the resources that reference it (the edges reversed).
-pub fn dependents(stack: &Stack) -> HashMap<Address, Vec<Address>> {
-    let mut m: HashMap<Address, Vec<Address>> = HashMap::new();
-    for r in &stack.resources {
-        for d in &r.deps {
-            m.entry(d.clone()).or_default().push(r.address.clone());
+/// What one scheduler node does for its step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The step's action (for a replace that moves to a new identity: creating the new one).
+    Main,
+    /// The old resource of a replace that moved, deleted once nothing refers to it any more.
+    RemoveOld,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    pub step: usize,
+    pub phase: Phase,
+}
+
+/// Scheduler nodes for a plan and what each waits for. `rank` is the kind's deletion rank.
+///
+/// Apply: a step waits for the steps of what it references; the old resource of a moved replace
+/// goes once the new one exists and every dependent is done; resources no longer declared
+/// (and duplicates) go last, consumers before what they consume (by rank).
+/// Destroy: a resource goes once everything referencing it is gone; undeclared ones by rank.
+pub fn nodes(plan: &Plan, rank: impl Fn(&str) -> u8) -> (Vec<Node>, Vec<Vec<usize>>) {
+    let steps = &plan.steps;
+    let declared = |i: usize| steps[i].desired.is_some();
+    let mut nodes: Vec<Node> = (0..steps.len()).map(|step| Node { step, phase: Phase::Main }).collect();
+    for (i, s) in steps.iter().enumerate() {
+        if plan.mode == Mode::Apply && s.moves() {
+            nodes.push(Node { step: i, phase: Phase::RemoveOld });
         }
     }
-    m
+    let main_of = |address: &crate::contract::Address| -> Vec<usize> { (0..steps.len()).filter(|&j| declared(j) && &steps[j].address == address).collect() };
+    let cleanup = |i: usize| !declared(i) && steps[i].action == Action::Delete;
+    let mut waits = vec![Vec::new(); nodes.len()];
+    for (n, node) in nodes.iter().enumerate() {
+        let i = node.step;
+        let s = &steps[i];
+        let w = &mut waits[n];
+        match (plan.mode, node.phase) {
+            (Mode::Apply, Phase::Main) if declared(i) => {
+                for d in &s.deps {
+                    w.extend(main_of(d));
+                }
+            }
+            (Mode::Apply, Phase::RemoveOld) => {
+                w.push(i);
+                w.extend((0..steps.len()).filter(|&k| declared(k) && steps[k].deps.contains(&s.address)));
+            }
+            (Mode::Apply, Phase::Main) => {
+                // No longer declared: after every declared step and every moved replace.
+                w.extend((0..nodes.len()).filter(|&m| m != n && (declared(nodes[m].step) || nodes[m].phase == Phase::RemoveOld)));
+                w.extend((0..steps.len()).filter(|&j| j != i && cleanup(j) && rank(&steps[j].address.kind) > rank(&s.address.kind)));
+            }
+            (Mode::Destroy, _) => {
+                if declared(i) {
+                    w.extend((0..steps.len()).filter(|&k| declared(k) && steps[k].deps.contains(&s.address)));
+                }
+                w.extend((0..steps.len()).filter(|&j| {
+                    j != i && (cleanup(i) || cleanup(j)) && rank(&steps[j].address.kind) > rank(&s.address.kind)
+                }));
+            }
+        }
+        w.sort();
+        w.dedup();
+    }
+    (nodes, waits)
 }

@@ -1,210 +1,155 @@
-//! Build a plan: resolve every resource, read what exists (all reads at once), and decide.
-//! `decide` is pure: it takes desired and live state and returns the action; it is unit-tested
-//! without any I/O.
+//! Build a plan: resolve every resource, take the inventory of what the account holds (in batches,
+//! every kind at once), and decide.
 
-use super::diff::FieldChange;
-use super::resolve::{self, Env};
-use super::{graph, Ctx};
-use crate::resources::{self, Attrs, Desired, Kind, Live};
-use crate::stack::{Address, Stack};
-use futures::stream::{self, StreamExt};
-use serde::Serialize;
-use std::collections::HashMap;
+use super::decide::{self, Want};
+use super::diff;
+use super::graph;
+use super::resolve::Env;
+use crate::aws::Reads;
+use crate::contract::schema::{check_text, Field, Ty};
+use crate::contract::{Address, Attrs, Ctx, Found, Kind, Mode, Partial, Plan, Registry, FORMAT_VERSION, UNKNOWN};
+use crate::error::Diagnostics;
+use crate::stack::interp;
+use crate::stack::node::Node;
+use crate::stack::{Resource, Stack};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Create,
-    Update,
-    /// Delete and create again: an immutable field changed.
-    Replace,
-    Delete,
-    NoOp,
-    /// A same-named resource exists but is not this stack's: never touched.
-    Unowned,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    Apply,
-    Destroy,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Step {
-    pub address: Address,
-    /// AWS identity (name) of the resource.
-    pub name: String,
-    pub action: Action,
-    pub changes: Vec<FieldChange>,
-    /// Why a replace is needed (one line per immutable field that changed).
-    pub reasons: Vec<String>,
-    /// For `Unowned`: whose it is (`None` = no ownership tag at all).
-    pub owner: Option<String>,
-    /// Status lines worth showing (not drift).
-    pub notes: Vec<String>,
-    pub deps: Vec<Address>,
-    #[serde(skip)]
-    pub desired: Desired,
-    #[serde(skip)]
-    pub live: Option<Live>,
-}
-
-impl Step {
-    pub fn is_change(&self) -> bool {
-        !matches!(self.action, Action::NoOp | Action::Unowned)
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    pub stack: String,
+#[derive(Debug, Clone)]
+pub struct Options {
     pub mode: Mode,
-    pub account_id: String,
-    pub region: String,
-    /// In dependency order (dependencies first).
-    pub steps: Vec<Step>,
+    pub partial: Option<Partial>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub add: usize,
-    pub change: usize,
-    pub destroy: usize,
-    pub unowned: usize,
+fn kind_of(registry: &dyn Registry, r: &Resource) -> &'static dyn Kind {
+    registry.get(&r.address.kind).expect("kinds are checked when the stack is validated")
 }
 
-impl Plan {
-    pub fn counts(&self) -> Counts {
-        let mut c = Counts::default();
-        for s in &self.steps {
-            match s.action {
-                Action::Create => c.add += 1,
-                Action::Update => c.change += 1,
-                Action::Replace => {
-                    c.add += 1;
-                    c.destroy += 1
-                }
-                Action::Delete => c.destroy += 1,
-                Action::Unowned => c.unowned += 1,
-                Action::NoOp => {}
-            }
-        }
-        c
-    }
-
-    pub fn has_changes(&self) -> bool {
-        self.steps.iter().any(Step::is_change)
-    }
-
-    pub fn unowned(&self) -> impl Iterator<Item = &Step> {
-        self.steps.iter().filter(|s| s.action == Action::Unowned)
-    }
-}
-
-/// Decide what to do with one resource. Pure.
-pub fn decide(kind: &dyn Kind, stack: &str, desired: &Desired, live: Option<&Live>) -> (Action, Vec<FieldChange>, Vec<String>) {
-    let Some(live) = live else { return (Action::Create, Vec::new(), Vec::new()) };
-    if live.owner.as_deref() != Some(stack) {
-        return (Action::Unowned, Vec::new(), Vec::new());
-    }
-    let changes = kind.diff(desired, live);
-    if changes.is_empty() {
-        return (Action::NoOp, changes, Vec::new());
-    }
-    let mut reasons = Vec::new();
-    for (field, why) in kind.immutable() {
-        if changes.iter().any(|c| c.field() == *field) {
-            reasons.push(format!("`{field}` cannot change in place: {why}"));
-        }
-    }
-    let action = if reasons.is_empty() { Action::Update } else { Action::Replace };
-    (action, changes, reasons)
-}
-
-/// Resolve the properties of `address` against the attributes known so far.
-pub fn desired_for(ctx: &Ctx, stack: &Stack, address: &Address, attrs: &HashMap<Address, Attrs>) -> crate::Result<Desired> {
-    let r = stack.resource(address).expect("address from this stack");
+/// A resource's desired state: references resolved against what is known so far, table defaults
+/// filled, then the kind's normal form.
+pub fn desired(ctx: &Ctx, stack: &Stack, r: &Resource, kind: &dyn Kind, attrs: &HashMap<Address, Attrs>) -> crate::Result<Value> {
     let env = Env { stack, account_id: &ctx.account_id, region: &ctx.region, attrs };
-    let props = resolve::resolve(&r.props, &env);
-    kind_of(address).desired(ctx, &props)
+    let props = env.resolve(&r.props);
+    kind.desired(ctx, &kind.schema().with_defaults(&props)).map_err(|e| e.at(&r.address))
 }
 
-pub fn kind_of(address: &Address) -> &'static dyn Kind {
-    resources::lookup(&address.kind).expect("kinds are checked at load time")
+/// Everything every kind finds in the account for this stack, all kinds at once.
+pub async fn inventory(ctx: &Ctx, registry: &dyn Registry, reads: &Reads, wanted: &BTreeMap<&str, Vec<Value>>) -> crate::Result<BTreeMap<String, Vec<Found>>> {
+    let none: Vec<Value> = Vec::new();
+    let none = &none;
+    let found = futures::future::try_join_all(registry.kinds().iter().map(|k| async move {
+        let w = wanted.get(k.name()).unwrap_or(none);
+        k.inventory(ctx, reads, w).await.map(|f| (k.name().to_string(), f)).map_err(|e| e.at(format!("{} inventory", k.name())))
+    }))
+    .await?;
+    Ok(found.into_iter().collect())
 }
 
-/// Read every resource concurrently (bounded by `settings.parallelism`).
-async fn read_all(ctx: &Ctx, wanted: Vec<(Address, Desired)>) -> crate::Result<HashMap<Address, Option<Live>>> {
-    let results: Vec<_> = stream::iter(wanted)
-        .map(|(a, d)| async move {
-            let live = kind_of(&a).read(ctx, &d).await;
-            (a, live)
-        })
-        .buffer_unordered(ctx.settings.parallelism.max(1) * 2)
-        .collect()
-        .await;
-    let mut out = HashMap::new();
-    for (a, live) in results {
-        out.insert(a, live?);
-    }
-    Ok(out)
-}
-
-/// Plan `apply` (mode Apply) or `destroy` (mode Destroy) for a stack.
-pub async fn plan(ctx: &Ctx, stack: &Stack, mode: Mode) -> crate::Result<Plan> {
+pub async fn plan(ctx: &Ctx, stack: &Stack, registry: &dyn Registry, opts: &Options) -> crate::Result<Plan> {
     let order = graph::topo_order(stack);
 
-    // 1. Names first: resolve with what is known without reading (deterministic ARNs and names),
-    //    so that every read can go out at once.
+    // 1. With what is known without reading (names, deterministic ARNs), so that every read goes
+    //    out at once.
     let mut attrs: HashMap<Address, Attrs> = HashMap::new();
-    let mut first: Vec<(Address, Desired)> = Vec::new();
-    for a in &order {
-        let d = desired_for(ctx, stack, a, &attrs)?;
-        attrs.insert(a.clone(), kind_of(a).attrs(ctx, &d, None));
-        first.push((a.clone(), d));
+    let mut first: Vec<Value> = vec![Value::Null; stack.resources.len()];
+    for &i in &order {
+        let r = &stack.resources[i];
+        let kind = kind_of(registry, r);
+        let d = desired(ctx, stack, r, kind, &attrs)?;
+        attrs.insert(r.address.clone(), kind.attrs(ctx, &d, None)?);
+        first[i] = d;
     }
-    let mut lives = read_all(ctx, first.clone()).await?;
+    let mut wanted: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for (i, r) in stack.resources.iter().enumerate() {
+        wanted.entry(kind_of(registry, r).name()).or_default().push(first[i].clone());
+    }
+    let reads = Reads::new(&ctx.stack);
+    let mut found = inventory(ctx, registry, &reads, &wanted).await?;
 
-    // 2. Now with live attributes (e.g. the ARN of an existing connection), in dependency order.
+    // 2. Again in dependency order, now with live attributes (the ARN of an existing connection).
     attrs.clear();
-    let mut steps = Vec::new();
-    for (a, d0) in &first {
-        let kind = kind_of(a);
-        let desired = desired_for(ctx, stack, a, &attrs)?;
-        if desired.name != d0.name {
-            // The name depended on something only known after reading: read again.
-            let again = read_all(ctx, vec![(a.clone(), desired.clone())]).await?;
-            lives.extend(again);
+    let mut wants = Vec::new();
+    let mut late = Diagnostics::default();
+    for &i in &order {
+        let r = &stack.resources[i];
+        let kind = kind_of(registry, r);
+        let schema = kind.schema();
+        let d = desired(ctx, stack, r, kind, &attrs)?;
+        let identity = schema.identity_of(&d);
+        if identity != schema.identity_of(&first[i]) {
+            // The identity depended on something only known after reading: look for it too.
+            let more = kind.inventory(ctx, &reads, std::slice::from_ref(&d)).await.map_err(|e| e.at(&r.address))?;
+            let list = found.entry(schema.kind.to_string()).or_default();
+            for f in more.into_iter().filter(|f| f.identity == identity) {
+                if !list.contains(&f) {
+                    list.push(f);
+                }
+            }
         }
-        let live = lives.remove(a).flatten();
-        let (action, changes, reasons) = match mode {
-            Mode::Apply => decide(kind, &ctx.stack, &desired, live.as_ref()),
-            Mode::Destroy => match &live {
-                None => (Action::NoOp, Vec::new(), Vec::new()),
-                Some(l) if l.owner.as_deref() == Some(ctx.stack.as_str()) => (Action::Delete, Vec::new(), Vec::new()),
-                Some(_) => (Action::Unowned, Vec::new(), Vec::new()),
-            },
-        };
+        let (live, _) = decide::matching(schema, &ctx.stack, &identity, found.get(schema.kind).map(Vec::as_slice).unwrap_or(&[]));
+        let owned = live.filter(|l| l.owner.as_deref() == Some(ctx.stack.as_str()));
         // A replacement gets fresh identifiers: only what follows from the desired state is known.
-        let a_attrs = match action {
-            Action::Replace => kind.attrs(ctx, &desired, None),
-            _ => kind.attrs(ctx, &desired, live.as_ref()),
-        };
-        attrs.insert(a.clone(), a_attrs);
-        if mode == Mode::Destroy && action == Action::NoOp {
-            continue;
-        }
-        let notes = match (&live, action) {
-            (Some(l), _) => l.notes.clone(),
-            (None, Action::Create) => kind.notes_after_create(&desired),
-            (None, _) => Vec::new(),
-        };
-        let owner = live.as_ref().and_then(|l| l.owner.clone());
-        let deps = stack.resource(a).map(|r| r.deps.iter().cloned().collect()).unwrap_or_default();
-        steps.push(Step { address: a.clone(), name: desired.name.clone(), action, changes, reasons, owner, notes, deps, desired, live });
+        let replaced = owned.is_some_and(|l| diff::diff(schema, &d, &l.state, &r.guards.ignore_changes).iter().any(|c| c.replace.is_some()));
+        attrs.insert(r.address.clone(), kind.attrs(ctx, &d, owned.filter(|_| !replaced))?);
+        late_checks(stack, &r.props, schema.fields, &d, &mut late);
+        wants.push(Want {
+            address: r.address.clone(),
+            schema,
+            identity,
+            create_notes: if opts.mode == Mode::Apply { kind.notes(ctx, &d) } else { Vec::new() },
+            desired: d,
+            deps: r.deps.iter().cloned().collect(),
+            guards: &r.guards,
+        });
     }
-    Ok(Plan { stack: stack.name.clone(), mode, account_id: ctx.account_id.clone(), region: ctx.region.clone(), steps })
+    late.into_result()?;
+
+    let schema_of = |k: &str| registry.get(k).map(|k| k.schema());
+    let steps = decide::decide(decide::Input {
+        stack: &ctx.stack,
+        mode: opts.mode,
+        wants,
+        found: &found,
+        schema_of: &schema_of,
+        partial: opts.partial.as_ref(),
+    })
+    .map_err(|refusals| {
+        let mut d = Diagnostics::default();
+        for r in refusals {
+            let pos = stack.resource(&r.address).map(|x| x.pos).unwrap_or_default();
+            d.push(stack.diagnostic(pos, r.message, "remove `protect: true` from its `lifecycle` first if this is really meant, then plan again"));
+        }
+        crate::Error::Stack(d)
+    })?;
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        stack: stack.name.clone(),
+        mode: opts.mode,
+        account_id: ctx.account_id.clone(),
+        region: ctx.region.clone(),
+        source_digest: stack.digest.clone(),
+        partial: opts.partial.clone(),
+        steps,
+        notes: Vec::new(),
+    })
 }
 
+/// Strings that held references are checked against the table once resolved.
+fn late_checks(stack: &Stack, node: &Node, fields: &[Field], v: &Value, out: &mut Diagnostics) {
+    for f in fields {
+        let (Some(n), Some(val)) = (node.get(f.name), v.get(f.name)) else { continue };
+        match (&f.ty, n.as_str(), val) {
+            (Ty::Str(t), Some(raw), Value::String(s)) if interp::has_refs(raw) && s != UNKNOWN => {
+                if let Err(why) = check_text(s, t) {
+                    let shown = crate::error::diag::excerpt(s);
+                    out.push(stack.diagnostic(n.pos, format!("`{}` {why}: `{shown}` (after resolving its references)", f.name), format!("`{}` is {}", f.name, crate::contract::schema::describe(&f.ty))));
+                }
+            }
+            (Ty::Enum(values), Some(raw), Value::String(s)) if interp::has_refs(raw) && s != UNKNOWN && !values.contains(&s.as_str()) => {
+                out.push(stack.diagnostic(n.pos, format!("`{}` resolved to `{}`, which is not one of {}", f.name, crate::error::diag::excerpt(s), values.join(", ")), "check the variable it refers to"));
+            }
+            (Ty::Struct(inner), _, Value::Object(_)) => late_checks(stack, n, inner, val, out),
+            _ => {}
+        }
+    }
+}

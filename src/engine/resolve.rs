@@ -1,9 +1,9 @@
 //! Resolve `${...}` references in a resource's properties into plain JSON.
 
-use crate::resources::Attrs;
-use crate::stack::interp::{self, Piece, Ref, UNKNOWN};
+use crate::contract::{Address, Attrs, UNKNOWN};
+use crate::stack::interp::{self, Piece, Ref};
 use crate::stack::node::{Node, NodeValue};
-use crate::stack::{Address, Stack};
+use crate::stack::Stack;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -18,7 +18,8 @@ pub struct Env<'a> {
 impl Env<'_> {
     fn lookup(&self, r: &Ref) -> Option<String> {
         match r {
-            Ref::Var(v) => self.stack.vars.get(v).cloned(),
+            // Variables may refer to other variables (validated to form no loop).
+            Ref::Var(v) => self.stack.vars.get(v).map(|v| self.text(&v.value)),
             Ref::AccountId => Some(self.account_id.to_string()),
             Ref::Region => Some(self.region.to_string()),
             Ref::Stack => Some(self.stack.name.clone()),
@@ -28,32 +29,33 @@ impl Env<'_> {
             }
         }
     }
-}
 
-/// A string with any unknown part becomes `UNKNOWN` as a whole: half an ARN is not a value.
-pub fn resolve(node: &Node, env: &Env) -> Value {
-    match &node.value {
-        NodeValue::Str(s) => Value::String(resolve_str(s, env)),
-        NodeValue::Seq(items) => Value::Array(items.iter().map(|n| resolve(n, env)).collect()),
-        NodeValue::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.name.clone(), resolve(v, env))).collect()),
-        _ => node.to_json(),
+    /// A string with its references resolved. Any unknown part makes the whole value `UNKNOWN`:
+    /// half an ARN is not a value.
+    pub fn text(&self, s: &str) -> String {
+        // References were validated at load time.
+        let Ok(pieces) = interp::pieces(s) else { return s.to_string() };
+        let mut out = String::new();
+        for p in pieces {
+            match p {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Expr(e, _) => match interp::parse_ref(e).ok().and_then(|r| self.lookup(&r)) {
+                    Some(v) if v != UNKNOWN => out.push_str(&v),
+                    _ => return UNKNOWN.to_string(),
+                },
+            }
+        }
+        out
     }
-}
 
-fn resolve_str(s: &str, env: &Env) -> String {
-    // References were validated at load time.
-    let Ok(pieces) = interp::pieces(s) else { return s.to_string() };
-    let mut out = String::new();
-    for p in pieces {
-        match p {
-            Piece::Text(t) => out.push_str(t),
-            Piece::Expr(e, _) => match interp::parse_ref(e).ok().and_then(|r| env.lookup(&r)) {
-                Some(v) if v != UNKNOWN => out.push_str(&v),
-                _ => return UNKNOWN.to_string(),
-            },
+    pub fn resolve(&self, node: &Node) -> Value {
+        match &node.value {
+            NodeValue::Str(s) => Value::String(self.text(s)),
+            NodeValue::Seq(items) => Value::Array(items.iter().map(|n| self.resolve(n)).collect()),
+            NodeValue::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.name.clone(), self.resolve(v))).collect()),
+            _ => node.to_json(),
         }
     }
-    out
 }
 
 /// Does this resolved value still contain an unknown?

@@ -5,11 +5,10 @@
 pub mod aws_auth;
 pub mod token;
 
-use crate::aws;
-use crate::engine::Ctx;
+use crate::aws::{self, Aws};
 use base64::Engine;
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use tokio::sync::{Mutex, OnceCell};
 
 /// What `DescribeCluster` tells us.
@@ -34,55 +33,54 @@ impl Cluster {
     }
 }
 
-type Cell<T> = Arc<OnceCell<T>>;
+/// EKS clusters described in one run: one `DescribeCluster` per cluster, however many resources
+/// use it (a per-run cache, held by the run's context).
+#[derive(Default)]
+pub struct Clusters(Mutex<HashMap<String, Arc<OnceCell<Cluster>>>>);
 
-/// One DescribeCluster per cluster per run, however many resources use it.
-static CLUSTERS: LazyLock<Mutex<HashMap<String, Cell<Cluster>>>> = LazyLock::new(Default::default);
-
-async fn cell<T>(map: &Mutex<HashMap<String, Cell<T>>>, key: &str) -> Cell<T> {
-    map.lock().await.entry(key.to_string()).or_default().clone()
-}
-
-/// The cluster as already described in this run, if it was (plans read before they render).
-pub fn described(name: &str) -> Option<Cluster> {
-    let map = CLUSTERS.try_lock().ok()?;
-    map.get(name)?.get().cloned()
-}
-
-pub async fn describe(ctx: &Ctx, name: &str) -> crate::Result<Cluster> {
-    let c = cell(&CLUSTERS, name).await;
-    c.get_or_try_init(|| async {
-        let out = ctx.aws.eks().describe_cluster().name(name).send().await.map_err(|e| {
-            let e = aws::error(e);
-            let missing = e.is("ResourceNotFoundException");
-            let err = e.at(format!("eks cluster {name}"), "DescribeCluster");
-            if missing {
-                err.with_help(format!("no EKS cluster `{name}` in {}: check the cluster name (a stack variable) and the region", ctx.region))
-            } else {
-                err
-            }
-        })?;
-        let c = out.cluster.ok_or_else(|| crate::Error::user(format!("DescribeCluster returned no cluster for {name}"), "check the cluster name"))?;
-        let ca = c.certificate_authority().and_then(|a| a.data()).unwrap_or_default();
-        Ok(Cluster {
-            name: name.to_string(),
-            endpoint: c.endpoint().unwrap_or_default().to_string(),
-            ca_pem: base64::engine::general_purpose::STANDARD.decode(ca).unwrap_or_default(),
-            authentication_mode: c
-                .access_config()
-                .and_then(|a| a.authentication_mode())
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_else(|| "CONFIG_MAP".to_string()),
+impl Clusters {
+    pub async fn describe(&self, aws: &Aws, region: &str, name: &str) -> crate::Result<Cluster> {
+        let cell = self.0.lock().await.entry(name.to_string()).or_default().clone();
+        cell.get_or_try_init(|| async {
+            let out = aws.eks().describe_cluster().name(name).send().await.map_err(|e| {
+                let e = aws::error(e);
+                let missing = e.is("ResourceNotFoundException");
+                let err = e.op("DescribeCluster");
+                if missing {
+                    err.with_help(format!("no EKS cluster `{name}` in {region}: check the cluster name (a stack variable) and the region"))
+                } else {
+                    err
+                }
+            })?;
+            let c = out.cluster.ok_or_else(|| crate::Error::internal(format!("DescribeCluster returned no cluster for {name}")))?;
+            let ca = c.certificate_authority().and_then(|a| a.data()).unwrap_or_default();
+            Ok(Cluster {
+                name: name.to_string(),
+                endpoint: c.endpoint().unwrap_or_default().to_string(),
+                ca_pem: base64::engine::general_purpose::STANDARD.decode(ca).unwrap_or_default(),
+                authentication_mode: c
+                    .access_config()
+                    .and_then(|a| a.authentication_mode())
+                    .map(|m| m.as_str().to_string())
+                    .unwrap_or_else(|| "CONFIG_MAP".to_string()),
+            })
         })
-    })
-    .await
-    .cloned()
+        .await
+        .cloned()
+    }
+
+    /// The cluster as already described in this run, if it was.
+    pub fn described(&self, name: &str) -> Option<Cluster> {
+        let map = self.0.try_lock().ok()?;
+        map.get(name)?.get().cloned()
+    }
 }
 
 /// A client for the cluster: from a kubeconfig context if one is named, else endpoint + CA from
 /// EKS and a freshly minted token. Not cached: a token is valid for minutes, an apply that waits
 /// on IAM can take longer, and minting is a local signature, not a round trip.
-pub async fn client(ctx: &Ctx, cluster: &str, kubeconfig_context: Option<&str>) -> crate::Result<kube::Client> {
+pub async fn client(aws: &Aws, region: &str, info: &Cluster, kubeconfig_context: Option<&str>) -> crate::Result<kube::Client> {
+    let cluster = &info.name;
     {
         let config = match kubeconfig_context {
             Some(context) => {
@@ -92,21 +90,18 @@ pub async fn client(ctx: &Ctx, cluster: &str, kubeconfig_context: Option<&str>) 
                 })?
             }
             None => {
-                let info = describe(ctx, cluster).await?;
                 let url = info.endpoint.parse().map_err(|e| {
                     crate::Error::user(format!("cluster {cluster} has an invalid endpoint `{}`: {e}", info.endpoint), "check the cluster in the EKS console")
                 })?;
                 let mut config = kube::Config::new(url);
                 config.root_cert = Some(pem_to_der(&info.ca_pem));
-                let token = token::mint(&ctx.aws.config, &ctx.region, cluster).await?;
+                let token = token::mint(&aws.config, region, cluster).await?;
                 config.auth_info.token = Some(secrecy::SecretString::from(token));
                 config
             }
         };
-        kube::Client::try_from(config).map_err(|e| crate::Error::Kube {
-            address: format!("eks cluster {cluster}"),
-            message: format!("cannot build a Kubernetes client: {e}"),
-            help: None,
+        kube::Client::try_from(config).map_err(|e| {
+            crate::Error::user(format!("cannot build a Kubernetes client for cluster {cluster}: {e}"), "check the cluster's endpoint and certificate in the EKS console")
         })
     }
 }
@@ -131,4 +126,33 @@ fn pem_to_der(pem: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     out
+}
+
+/// A failed Kubernetes API call as a classified error with the next step.
+pub fn error(operation: &str, e: ::kube::Error) -> crate::Error {
+    use crate::error::{CallError, Class};
+    let (class, code, message, help) = match &e {
+        ::kube::Error::Api(s) => {
+            let class = match s.code {
+                401 | 403 => Class::AccessDenied,
+                404 => Class::NotFound,
+                409 => Class::Conflict,
+                c if c >= 500 => Class::ServerError,
+                _ => Class::Other,
+            };
+            let help = match class {
+                Class::AccessDenied => Some("the cluster refused the caller: map your IAM identity in aws-auth or grant it an access entry, or name a `kubeconfig_context` that has access".to_string()),
+                Class::ServerError => Some("the Kubernetes API server failed; run again".to_string()),
+                _ => None,
+            };
+            (class, format!("{} {}", s.code, s.reason), s.message.clone(), help)
+        }
+        other => (
+            Class::Unreachable,
+            "ConnectionError".to_string(),
+            other.to_string(),
+            Some("the cluster's API endpoint cannot be reached from here: check the network path (a private endpoint needs a VPN or bastion), or name a `kubeconfig_context` that can reach it".to_string()),
+        ),
+    };
+    crate::Error::Call(Box::new(CallError { address: None, operation: operation.to_string(), class, code, message, help }))
 }

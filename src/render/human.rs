@@ -2,13 +2,9 @@
 //! `+ create`, `~ update` with field diffs, `-/+ replace` with the reason, `- destroy`.
 
 use super::Style;
-use crate::engine::diff::FieldChange;
-use crate::engine::plan::{Action, Mode, Plan, Step};
-use crate::resources::OWNER_TAG;
+use crate::contract::{Action, DeleteReason, FieldChange, Mode, Plan, Step, OWNER_TAG, RESERVED_TAG_PREFIX};
 use serde_json::Value;
 use std::fmt::Write;
-use std::io::Write as _;
-use std::time::Duration;
 
 pub fn render(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
@@ -18,12 +14,27 @@ pub fn render(plan: &Plan, style: Style) -> String {
     };
     let _ = writeln!(
         out,
-        "{} for stack {} (account {}, region {})\n",
+        "{} for stack {} (account {}, region {})",
         style.bold(&format!("provision {verb}")),
         style.bold(&plan.stack),
         plan.account_id,
         plan.region
     );
+    if let Some(p) = &plan.partial {
+        let list = |v: &[crate::contract::Address]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ");
+        let mut what = Vec::new();
+        if !p.targets.is_empty() {
+            what.push(format!("only {} and what they depend on", list(&p.targets)));
+        }
+        if !p.excludes.is_empty() {
+            what.push(format!("everything but {} and what depends on them", list(&p.excludes)));
+        }
+        let _ = writeln!(out, "{} this plan is partial: {}", style.yellow("Note:"), what.join("; "));
+    }
+    for n in &plan.notes {
+        let _ = writeln!(out, "{} {n}", style.dim("•"));
+    }
+    out.push('\n');
     for s in &plan.steps {
         step(&mut out, s, plan, style);
     }
@@ -62,11 +73,12 @@ fn step(out: &mut String, s: &Step, plan: &Plan, style: Style) {
     match s.action {
         Action::Create => {
             let _ = writeln!(out, "  {} {head} will be created", style.green("+"));
-            if let Value::Object(m) = &s.desired.state {
+            if let Some(Value::Object(m)) = &s.desired {
                 for (k, v) in m {
-                    let empty = matches!(v, Value::Object(o) if o.is_empty()) || matches!(v, Value::Array(a) if a.is_empty());
+                    let v = without_reserved_tags(k, v);
+                    let empty = matches!(&v, Value::Object(o) if o.is_empty()) || matches!(&v, Value::Array(a) if a.is_empty());
                     if !v.is_null() && !empty {
-                        value_line(out, "+", k, v, style);
+                        value_line(out, "+", k, &v, style);
                     }
                 }
             }
@@ -80,10 +92,18 @@ fn step(out: &mut String, s: &Step, plan: &Plan, style: Style) {
             for r in &s.reasons {
                 let _ = writeln!(out, "      {} {r}", style.bold("reason:"));
             }
+            if let Some(old) = s.live.as_ref().filter(|l| l.identity != s.identity) {
+                let _ = writeln!(out, "      {} {} goes once nothing refers to it", style.bold("old:"), old.identity.rsplit(' ').next().unwrap_or(&old.identity));
+            }
             changes(out, &s.changes, style);
         }
         Action::Delete => {
-            let _ = writeln!(out, "  {} {head} will be destroyed", style.red("-"));
+            let why = match &s.delete_reason {
+                Some(DeleteReason::Removed) => " (no longer in the stack file)".to_string(),
+                Some(DeleteReason::Duplicate { keep }) => format!(" (a duplicate: {keep} stays)"),
+                _ => String::new(),
+            };
+            let _ = writeln!(out, "  {} {head} will be destroyed{why}", style.red("-"));
         }
         Action::NoOp => {}
         Action::Unowned => {
@@ -97,9 +117,13 @@ fn step(out: &mut String, s: &Step, plan: &Plan, style: Style) {
                 Mode::Destroy => "it will not be deleted",
             };
             let _ = writeln!(out, "      {what}.");
+            let adopt = match &s.owner {
+                Some(o) => format!("provision adopt {} --from-stack {o}", s.address),
+                None => format!("provision adopt {}", s.address),
+            };
             let _ = writeln!(
                 out,
-                "      {} to adopt it, add the tag `{OWNER_TAG}={}` to it in AWS and plan again; otherwise rename it in the stack",
+                "      {} to adopt it, add the tag `{OWNER_TAG}={}` to it (`{adopt}` shows the differences, then does it); otherwise rename it in the stack",
                 style.bold("help:"),
                 plan.stack
             );
@@ -133,6 +157,14 @@ fn changes(out: &mut String, changes: &[FieldChange], style: Style) {
     }
 }
 
+/// Tags as the user wrote them: provision's own are not news.
+fn without_reserved_tags(key: &str, v: &Value) -> Value {
+    match v {
+        Value::Object(m) if key == "tags" => Value::Object(m.iter().filter(|(k, _)| !k.starts_with(RESERVED_TAG_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()),
+        other => other.clone(),
+    }
+}
+
 fn value_line(out: &mut String, sign: &str, key: &str, v: &Value, style: Style) {
     let painted = if sign == "+" { style.green(sign) } else { style.red(sign) };
     let multiline = v.as_str().filter(|s| s.contains('\n'));
@@ -156,11 +188,56 @@ fn is_big(v: &Value) -> bool {
 }
 
 fn scalar(v: &Value) -> String {
-    v.to_string()
+    flat(v)
 }
 
+/// JSON for people: a value that fits on a line stays on one line (a policy statement, a short
+/// list), bigger ones one item a line. Keys keep their order: the user's own for the stack's
+/// values, AWS's (which keeps what was sent) for live ones.
 fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
+    let mut out = String::new();
+    write_pretty(&mut out, v, 0);
+    out
+}
+
+const WIDTH: usize = 100;
+
+/// One-line JSON with a space after `:` and `,`, as people write it.
+fn flat(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let items: Vec<String> = m.iter().map(|(k, x)| format!("{}: {}", Value::String(k.clone()), flat(x))).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Value::Array(a) => format!("[{}]", a.iter().map(flat).collect::<Vec<_>>().join(", ")),
+        other => other.to_string(),
+    }
+}
+
+fn write_pretty(out: &mut String, v: &Value, indent: usize) {
+    let flat = flat(v);
+    let pad = |n: usize| " ".repeat(n);
+    match v {
+        Value::Object(m) if !m.is_empty() && flat.len() + indent > WIDTH => {
+            out.push_str("{\n");
+            for (i, (k, x)) in m.iter().enumerate() {
+                out.push_str(&format!("{}{}: ", pad(indent + 2), Value::String(k.clone())));
+                write_pretty(out, x, indent + 2);
+                out.push_str(if i + 1 < m.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&format!("{}}}", pad(indent)));
+        }
+        Value::Array(a) if !a.is_empty() && flat.len() + indent > WIDTH => {
+            out.push_str("[\n");
+            for (i, x) in a.iter().enumerate() {
+                out.push_str(&pad(indent + 2));
+                write_pretty(out, x, indent + 2);
+                out.push_str(if i + 1 < a.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&format!("{}]", pad(indent)));
+        }
+        _ => out.push_str(&flat),
+    }
 }
 
 /// A unified diff of two texts (pretty JSON of values, or YAML).
@@ -177,46 +254,5 @@ fn unified_text(out: &mut String, b: &str, a: &str, style: Style) {
             };
             let _ = writeln!(out, "          {text}");
         }
-    }
-}
-
-/// One line per step as it starts and as it ends, with the elapsed time.
-pub struct Progress {
-    pub style: Style,
-}
-
-impl Progress {
-    fn verb(action: Action) -> (&'static str, &'static str) {
-        match action {
-            Action::Create => ("creating", "created"),
-            Action::Update => ("updating", "updated"),
-            Action::Replace => ("replacing", "replaced"),
-            Action::Delete => ("destroying", "destroyed"),
-            Action::NoOp | Action::Unowned => ("checking", "unchanged"),
-        }
-    }
-
-    fn line(&self, text: String) {
-        let mut o = std::io::stdout().lock();
-        let _ = writeln!(o, "{text}");
-        let _ = o.flush();
-    }
-
-    pub fn started(&self, s: &Step) {
-        self.line(format!("{}: {}...", s.address, Self::verb(s.action).0));
-    }
-
-    pub fn finished(&self, s: &Step, elapsed: Duration) {
-        let text = format!("{}: {} after {:.1}s", s.address, Self::verb(s.action).1, elapsed.as_secs_f64());
-        self.line(self.style.green(&text));
-    }
-
-    pub fn failed(&self, s: &Step, elapsed: Duration) {
-        let text = format!("{}: {} failed after {:.1}s", s.address, Self::verb(s.action).0, elapsed.as_secs_f64());
-        self.line(self.style.red(&text));
-    }
-
-    pub fn note(&self, text: &str) {
-        self.line(text.to_string());
     }
 }

@@ -1,101 +1,65 @@
 //! `codebuild_project`: a build project fed by CodePipeline (source and artifacts CODEPIPELINE).
 //!
 //! Creating or updating a project right after its service role is created can fail on AWS with
-//! "CodeBuild is not authorized to perform: sts:AssumeRole": that is retried (IAM propagation).
-//!
-//! ```yaml
-//! codebuild_project.build:
-//!   name: build-eks-devops
-//!   service_role: ${iam_role.build.arn}
-//!   buildspec: buildspec-build.yml
-//!   environment:
-//!     image: aws/codebuild/amazonlinux-x86_64-standard:5.0
-//!     compute_type: BUILD_GENERAL1_SMALL
-//!     type: LINUX_CONTAINER
-//!     privileged_mode: true            # docker build needs it
-//!     variables:
-//!       IMAGE_URI: ${ecr_repository.app.uri}
-//!       DOCKERHUB_TOKEN: { type: SECRETS_MANAGER, value: dockerhub:token }  # secrets: never PLAINTEXT
-//!   logs: { group_name: ..., stream_name: ... }
-//! ```
+//! "CodeBuild is not authorized to perform: sts:AssumeRole": retried while IAM propagates.
 
-use super::{config, owned_tags, parse_as, Attrs, Desired, Kind, Live, PropError};
-use crate::aws::{self, retry};
-use crate::engine::diff::FieldChange;
-use crate::engine::Ctx;
-use crate::error::Result;
+use crate::aws::{self, CallResult, Reads};
+use crate::contract::schema::*;
+use crate::contract::{Attrs, Ctx, Live, Op, Resource, Tags};
+use crate::Result;
 use async_trait::async_trait;
 use aws_sdk_codebuild::types::{
-    ArtifactsType, CloudWatchLogsConfig, ComputeType, EnvironmentType, EnvironmentVariable, EnvironmentVariableType, LogsConfig,
-    LogsConfigStatusType, ProjectArtifacts, ProjectEnvironment, ProjectSource, SourceType, Tag,
+    ArtifactsType, CloudWatchLogsConfig, ComputeType, EnvironmentType, EnvironmentVariable, EnvironmentVariableType, LogsConfig, LogsConfigStatusType,
+    ProjectArtifacts, ProjectEnvironment, ProjectSource, SourceType, Tag,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub struct CodebuildProject;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Props {
-    name: String,
-    #[serde(default)]
-    description: Option<String>,
-    service_role: String,
-    buildspec: String,
-    environment: EnvProps,
-    #[serde(default)]
-    logs: Option<Logs>,
-    #[serde(default)]
-    timeout_minutes: Option<i32>,
-    #[serde(default)]
-    tags: BTreeMap<String, String>,
-}
+const VARIABLE: &[Field] = &[
+    field("value", STRING, "the value, or the parameter / secret name").required(),
+    field("type", Ty::Enum(&["PLAINTEXT", "PARAMETER_STORE", "SECRETS_MANAGER"]), "where the value comes from: secrets belong in the last two")
+        .default(Lit::Str("PLAINTEXT")),
+];
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnvProps {
-    image: String,
-    #[serde(default)]
-    compute_type: Option<String>,
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    privileged_mode: Option<bool>,
-    #[serde(default)]
-    variables: BTreeMap<String, VarProps>,
-}
+const ENVIRONMENT: &[Field] = &[
+    field("image", text(1, 256), "build image").required(),
+    field("compute_type", STRING, "e.g. `BUILD_GENERAL1_SMALL`").default(Lit::Str("BUILD_GENERAL1_SMALL")),
+    field("type", STRING, "e.g. `LINUX_CONTAINER`").default(Lit::Str("LINUX_CONTAINER")),
+    field("privileged_mode", Ty::Bool, "`docker build` needs it").default(Lit::Bool(false)),
+    field("variables", Ty::Map(&Ty::Short(VARIABLE)), "`NAME: value` (PLAINTEXT) or `NAME: {value, type}`").default(Lit::EmptyMap),
+];
 
-/// `NAME: value` (PLAINTEXT) or `NAME: {value, type}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum VarProps {
-    Plain(String),
-    Typed {
-        value: String,
-        #[serde(rename = "type")]
-        kind: VarType,
-    },
-}
+const LOGS: &[Field] = &[field("group_name", text(1, 512), "CloudWatch Logs group").required(), field("stream_name", text(1, 512), "stream name prefix")];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-enum VarType {
-    Plaintext,
-    ParameterStore,
-    SecretsManager,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Logs {
-    group_name: String,
-    #[serde(default)]
-    stream_name: Option<String>,
-}
+pub static SCHEMA: Schema = Schema {
+    kind: "codebuild_project",
+    summary: "A CodeBuild project run by the pipeline (source and artifacts are `CODEPIPELINE`).",
+    notes: "Creating or updating a project right after its service role is retried while IAM propagates the role.",
+    fields: &[
+        field("name", text_matching(2, 255, Pattern { describe: "letters, digits, `-` or `_`", check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') }), "project name")
+            .required()
+            .replace("CodeBuild projects cannot be renamed"),
+        field("description", text(0, 255), "what the project does"),
+        field("service_role", STRING, "the role the builds run as (an ARN)").required(),
+        field("buildspec", STRING, "buildspec file name in the source").required(),
+        field("environment", Ty::Struct(ENVIRONMENT), "the build environment").required(),
+        field("logs", Ty::Struct(LOGS), "CloudWatch Logs group and stream"),
+        field("timeout_minutes", Ty::Int(5, 2160), "build timeout"),
+        TAGS,
+    ],
+    attributes: &[attr("name", "project name"), attr("arn", "project ARN")],
+    identity: &["name"],
+    unique: true,
+    ownership: Ownership::Tags,
+    rank: 7,
+    not_found: &["ResourceNotFoundException"],
+    already_exists: &["ResourceAlreadyExistsException"],
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct State {
+pub struct State {
     name: String,
     description: Option<String>,
     service_role: String,
@@ -103,11 +67,11 @@ struct State {
     environment: Env,
     logs: Option<Logs>,
     timeout_minutes: Option<i32>,
-    tags: BTreeMap<String, String>,
+    tags: Tags,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Env {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Env {
     image: String,
     compute_type: String,
     #[serde(rename = "type")]
@@ -117,172 +81,116 @@ struct Env {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Var {
+pub struct Var {
     value: String,
     #[serde(rename = "type")]
-    kind: VarType,
+    kind: String,
 }
 
-fn address(name: &str) -> String {
-    format!("codebuild_project {name}")
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Logs {
+    group_name: String,
+    stream_name: Option<String>,
+}
+
+fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 #[async_trait]
-impl Kind for CodebuildProject {
-    fn kind(&self) -> &'static str {
-        "codebuild_project"
+impl Resource for CodebuildProject {
+    type State = State;
+
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
     }
 
-    fn attributes(&self) -> &'static [&'static str] {
-        &["name", "arn"]
-    }
-
-    fn check(&self, props: &Value) -> Result<(), PropError> {
-        let p: Props = parse_as(props)?;
-        if let Some(t) = p.timeout_minutes {
-            if !(5..=2160).contains(&t) {
-                return Err(PropError {
-                    path: vec![crate::stack::node::PathSeg::Key("timeout_minutes".into())],
-                    message: format!("{t} minutes is out of range"),
-                    help: Some("CodeBuild allows 5 to 2160 minutes".into()),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn desired(&self, ctx: &Ctx, props: &Value) -> Result<Desired> {
-        let p: Props = config(props)?;
-        let variables = p
-            .environment
-            .variables
-            .into_iter()
-            .map(|(k, v)| {
-                let var = match v {
-                    VarProps::Plain(value) => Var { value, kind: VarType::Plaintext },
-                    VarProps::Typed { value, kind } => Var { value, kind },
-                };
-                (k, var)
-            })
-            .collect();
-        let state = State {
-            name: p.name.clone(),
-            description: p.description,
-            service_role: p.service_role,
-            buildspec: p.buildspec,
-            environment: Env {
-                image: p.environment.image,
-                compute_type: p.environment.compute_type.unwrap_or_else(|| "BUILD_GENERAL1_SMALL".into()),
-                kind: p.environment.kind.unwrap_or_else(|| "LINUX_CONTAINER".into()),
-                privileged_mode: p.environment.privileged_mode.unwrap_or(false),
-                variables,
-            },
-            logs: p.logs,
-            timeout_minutes: p.timeout_minutes,
-            tags: owned_tags(ctx, &p.tags),
-        };
-        Ok(Desired { name: p.name, state: serde_json::to_value(state).expect("serialisable"), options: Value::Null })
-    }
-
-    fn attrs(&self, ctx: &Ctx, desired: &Desired, _live: Option<&Live>) -> Attrs {
+    fn attrs(&self, ctx: &Ctx, s: &State, _live: Option<&Live<State>>) -> Attrs {
         let mut a = Attrs::new();
-        a.insert("name".into(), Some(desired.name.clone()));
-        a.insert("arn".into(), Some(ctx.arn("codebuild", &format!("project/{}", desired.name))));
+        a.insert("name".into(), Some(s.name.clone()));
+        a.insert("arn".into(), Some(ctx.arn("codebuild", &format!("project/{}", s.name))));
         a
     }
 
-    fn immutable(&self) -> &'static [(&'static str, &'static str)] {
-        &[("name", "CodeBuild projects cannot be renamed")]
-    }
-
-    async fn read(&self, ctx: &Ctx, desired: &Desired) -> Result<Option<Live>> {
-        let out = ctx
-            .aws
-            .codebuild()
-            .batch_get_projects()
-            .names(&desired.name)
-            .send()
-            .await
-            .map_err(|e| aws::error(e).at(address(&desired.name), "BatchGetProjects"))?;
-        let Some(p) = out.projects().iter().find(|p| p.name() == Some(desired.name.as_str())) else { return Ok(None) };
-        let tags: BTreeMap<String, String> =
-            p.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
-        let env = p.environment();
-        let logs = p
-            .logs_config()
-            .and_then(|l| l.cloud_watch_logs())
-            .filter(|c| c.status() == &LogsConfigStatusType::Enabled)
-            .and_then(|c| c.group_name().map(|g| Logs { group_name: g.to_string(), stream_name: c.stream_name().map(str::to_string) }));
-        let state = State {
-            name: p.name().unwrap_or_default().to_string(),
-            description: p.description().filter(|d| !d.is_empty()).map(str::to_string),
-            service_role: p.service_role().unwrap_or_default().to_string(),
-            buildspec: p.source().and_then(|s| s.buildspec()).unwrap_or_default().to_string(),
-            environment: Env {
-                image: env.map(|e| e.image().to_string()).unwrap_or_default(),
-                compute_type: env.map(|e| e.compute_type().as_str().to_string()).unwrap_or_default(),
-                kind: env.map(|e| e.r#type().as_str().to_string()).unwrap_or_default(),
-                privileged_mode: env.and_then(|e| e.privileged_mode()).unwrap_or(false),
-                variables: env
-                    .map(|e| {
-                        e.environment_variables()
-                            .iter()
-                            .map(|v| {
-                                let kind = match v.r#type() {
-                                    Some(EnvironmentVariableType::ParameterStore) => VarType::ParameterStore,
-                                    Some(EnvironmentVariableType::SecretsManager) => VarType::SecretsManager,
-                                    _ => VarType::Plaintext,
-                                };
-                                (v.name().to_string(), Var { value: v.value().to_string(), kind })
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            },
-            logs,
-            timeout_minutes: desired.state["timeout_minutes"].as_i64().and(p.timeout_in_minutes()),
-            tags: tags.clone(),
-        };
-        let mut live = Live::new(serde_json::to_value(state).expect("serialisable"), &tags);
-        if let Some(arn) = p.arn() {
-            live.attrs.insert("arn".into(), arn.to_string());
-        }
-        Ok(Some(live))
-    }
-
-    async fn create(&self, ctx: &Ctx, desired: &Desired) -> Result<BTreeMap<String, String>> {
-        let s: State = config(&desired.state)?;
-        let parts = Parts::new(&s)?;
-        let cb = ctx.aws.codebuild();
-        let addr = address(&s.name);
-        let out = retry::iam_propagation(&addr, "CreateProject", &s.service_role, ctx.settings.iam_propagation_timeout, || async {
-            with_definition!(cb.create_project(), s, parts).send().await.map_err(aws::error)
+    async fn inventory(&self, ctx: &Ctx, reads: &Reads, wanted: &[State]) -> Result<Vec<Live<State>>> {
+        let mut names: BTreeSet<String> = wanted.iter().map(|w| w.name.clone()).collect();
+        names.extend(reads.tagged(&ctx.aws, "codebuild").await?.into_iter().filter_map(|t| t.arn.split_once(":project/").map(|(_, n)| n.to_string())));
+        let names: Vec<String> = names.into_iter().collect();
+        // BatchGetProjects takes up to 100 names a call.
+        let chunks: Vec<Vec<String>> = names.chunks(100).map(<[String]>::to_vec).collect();
+        let pages = aws::reads::each(ctx.settings.read_parallelism, chunks, |chunk| async move {
+            Ok(ctx.aws.codebuild().batch_get_projects().set_names(Some(chunk)).send().await.op("BatchGetProjects")?.projects.unwrap_or_default())
         })
         .await?;
+        Ok(pages.into_iter().flatten().map(read).collect())
+    }
+
+    async fn create(&self, op: &Op<'_>, s: &State) -> Result<BTreeMap<String, String>> {
+        let parts = Parts::new(s)?;
+        let cb = op.aws.codebuild();
+        let out = op.propagation("CreateProject", &s.service_role, || async { with_definition!(cb.create_project(), s, parts).send().await.map_err(aws::error) }).await?;
         Ok(out.project.and_then(|p| p.arn).map(|a| ("arn".to_string(), a)).into_iter().collect())
     }
 
-    async fn update(&self, ctx: &Ctx, desired: &Desired, _live: &Live, _changes: &[FieldChange]) -> Result<()> {
-        let s: State = config(&desired.state)?;
-        let parts = Parts::new(&s)?;
-        let cb = ctx.aws.codebuild();
-        let addr = address(&s.name);
-        retry::iam_propagation(&addr, "UpdateProject", &s.service_role, ctx.settings.iam_propagation_timeout, || async {
-            with_definition!(cb.update_project(), s, parts).send().await.map_err(aws::error)
-        })
-        .await?;
+    async fn update(&self, op: &Op<'_>, s: &State, _live: &Live<State>) -> Result<()> {
+        let parts = Parts::new(s)?;
+        let cb = op.aws.codebuild();
+        op.propagation("UpdateProject", &s.service_role, || async { with_definition!(cb.update_project(), s, parts).send().await.map_err(aws::error) }).await?;
         Ok(())
     }
 
-    async fn delete(&self, ctx: &Ctx, desired: &Desired, _live: &Live) -> Result<()> {
-        let r = ctx.aws.codebuild().delete_project().name(&desired.name).send().await;
-        aws::gone_ok(r, &["ResourceNotFoundException"], address(&desired.name), "DeleteProject")
+    /// CodeBuild has no tagging call: UpdateProject with the whole tag set.
+    async fn tag(&self, op: &Op<'_>, live: &Live<State>, set: &Tags, remove: &[String]) -> Result<()> {
+        let mut tags = live.state.tags.clone();
+        tags.retain(|k, _| !remove.contains(k));
+        tags.extend(set.clone());
+        op.aws.codebuild().update_project().name(&live.state.name).set_tags(Some(sdk_tags(&tags))).send().await.op("UpdateProject").map(|_| ())
+    }
+
+    async fn delete(&self, op: &Op<'_>, live: &Live<State>, _desired: Option<&State>) -> Result<()> {
+        op.aws.codebuild().delete_project().name(&live.state.name).send().await.op("DeleteProject").map(|_| ())
     }
 }
 
+fn read(p: aws_sdk_codebuild::types::Project) -> Live<State> {
+    let env = p.environment();
+    let logs = p
+        .logs_config()
+        .and_then(|l| l.cloud_watch_logs())
+        .filter(|c| c.status() == &LogsConfigStatusType::Enabled)
+        .and_then(|c| c.group_name().map(|g| Logs { group_name: g.to_string(), stream_name: c.stream_name().map(str::to_string) }));
+    let variables = env
+        .map(|e| {
+            e.environment_variables()
+                .iter()
+                .map(|v| (v.name().to_string(), Var { value: v.value().to_string(), kind: v.r#type().map(|t| t.as_str()).unwrap_or("PLAINTEXT").to_string() }))
+                .collect()
+        })
+        .unwrap_or_default();
+    let state = State {
+        name: p.name().unwrap_or_default().to_string(),
+        description: p.description().filter(|d| !d.is_empty()).map(str::to_string),
+        service_role: p.service_role().unwrap_or_default().to_string(),
+        buildspec: p.source().and_then(|s| s.buildspec()).unwrap_or_default().to_string(),
+        environment: Env {
+            image: env.map(|e| e.image().to_string()).unwrap_or_default(),
+            compute_type: env.map(|e| e.compute_type().as_str().to_string()).unwrap_or_default(),
+            kind: env.map(|e| e.r#type().as_str().to_string()).unwrap_or_default(),
+            privileged_mode: env.and_then(|e| e.privileged_mode()).unwrap_or(false),
+            variables,
+        },
+        logs,
+        timeout_minutes: p.timeout_in_minutes(),
+        tags: p.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect(),
+    };
+    let arn = p.arn().unwrap_or_default().to_string();
+    Live::new(state).attr("arn", arn)
+}
+
 /// CreateProject and UpdateProject take the same definition (different builder types). The whole
-/// definition is sent on update too, so what AWS holds is exactly the stack (a removed tag or an
-/// emptied description included).
+/// definition is sent on update too, so what AWS holds is exactly the stack (a removed variable or
+/// an emptied description included). On update the state's tags are the live ones: tags are the
+/// engine's to change.
 macro_rules! with_definition {
     ($req:expr, $s:expr, $parts:expr) => {
         $req.name(&$s.name)
@@ -309,28 +217,17 @@ struct Parts {
 
 impl Parts {
     fn new(s: &State) -> Result<Parts> {
-        let bad = |e: aws_sdk_codebuild::error::BuildError| crate::Error::user(format!("{}: {e}", address(&s.name)), "check the project's properties");
+        let bad = |e: aws_sdk_codebuild::error::BuildError| crate::Error::internal(format!("codebuild project {}: {e}", s.name));
         let vars = s
             .environment
             .variables
             .iter()
-            .map(|(k, v)| {
-                let t = match v.kind {
-                    VarType::Plaintext => EnvironmentVariableType::Plaintext,
-                    VarType::ParameterStore => EnvironmentVariableType::ParameterStore,
-                    VarType::SecretsManager => EnvironmentVariableType::SecretsManager,
-                };
-                EnvironmentVariable::builder().name(k).value(&v.value).r#type(t).build().map_err(bad)
-            })
+            .map(|(k, v)| EnvironmentVariable::builder().name(k).value(&v.value).r#type(EnvironmentVariableType::from(v.kind.as_str())).build().map_err(bad))
             .collect::<Result<Vec<_>>>()?;
+        let cw = CloudWatchLogsConfig::builder().status(LogsConfigStatusType::Enabled);
         let cw = match &s.logs {
-            Some(l) => CloudWatchLogsConfig::builder()
-                .status(LogsConfigStatusType::Enabled)
-                .group_name(&l.group_name)
-                .set_stream_name(l.stream_name.clone())
-                .build()
-                .map_err(bad)?,
-            None => CloudWatchLogsConfig::builder().status(LogsConfigStatusType::Enabled).build().map_err(bad)?,
+            Some(l) => cw.group_name(&l.group_name).set_stream_name(l.stream_name.clone()),
+            None => cw,
         };
         Ok(Parts {
             source: ProjectSource::builder().r#type(SourceType::Codepipeline).buildspec(&s.buildspec).build().map_err(bad)?,
@@ -343,24 +240,8 @@ impl Parts {
                 .set_environment_variables(Some(vars))
                 .build()
                 .map_err(bad)?,
-            logs: LogsConfig::builder().cloud_watch_logs(cw).build(),
-            tags: s.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect(),
+            logs: LogsConfig::builder().cloud_watch_logs(cw.build().map_err(bad)?).build(),
+            tags: sdk_tags(&s.tags),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn variables_plain_or_typed() {
-        let p = json!({"name": "b", "service_role": "arn:aws:iam::1:role/r", "buildspec": "b.yml",
-            "environment": {"image": "i", "variables": {"A": "x", "B": {"value": "/p", "type": "PARAMETER_STORE"}}}});
-        assert!(CodebuildProject.check(&p).is_ok());
-        let bad = json!({"name": "b", "service_role": "r", "buildspec": "b.yml",
-            "environment": {"image": "i", "variables": {"B": {"value": "/p", "type": "VAULT"}}}});
-        assert!(CodebuildProject.check(&bad).is_err());
     }
 }

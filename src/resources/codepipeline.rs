@@ -1,20 +1,17 @@
 //! `codepipeline`: the pipeline (V2, QUEUED in the seed): Source -> Build -> approval -> Deploy.
 //!
-//! Stages and actions use CodePipeline's own vocabulary (category, provider, configuration), with
-//! `owner: AWS`, `version: "1"` and `run_order: 1` as defaults. Creating or updating the pipeline
-//! right after its role is created is retried while IAM propagates ("CodePipeline is not
-//! authorized to perform AssumeRole").
+//! Stages and actions use CodePipeline's own vocabulary (category, provider, configuration).
+//! Creating or updating the pipeline right after its role is created is retried while IAM
+//! propagates ("CodePipeline is not authorized to perform AssumeRole").
 
-use super::{config, owned_tags, parse_as, tag_delta, Attrs, Desired, Kind, Live, PropError};
-use crate::aws::{self, retry};
-use crate::engine::diff::FieldChange;
-use crate::engine::Ctx;
-use crate::error::Result;
-use crate::stack::node::PathSeg;
+use crate::aws::{self, CallResult, Reads};
+use crate::contract::schema::*;
+use crate::contract::{Attrs, Ctx, Live, Op, Resource, Tags};
+use crate::Result;
 use async_trait::async_trait;
 use aws_sdk_codepipeline::types::{
-    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType, ExecutionMode,
-    InputArtifact, OutputArtifact, PipelineDeclaration, PipelineType, StageDeclaration, Tag,
+    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType, ExecutionMode, InputArtifact, OutputArtifact,
+    PipelineDeclaration, PipelineType, StageDeclaration, Tag,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,361 +19,254 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Codepipeline;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Props {
-    name: String,
-    #[serde(default)]
-    pipeline_type: Option<PipelineKind>,
-    #[serde(default)]
-    execution_mode: Option<Mode>,
-    role_arn: String,
-    artifact_bucket: String,
-    stages: Vec<StageProps>,
-    #[serde(default)]
-    tags: BTreeMap<String, String>,
-}
+const ACTION: &[Field] = &[
+    field("name", text(1, 100), "action name").required(),
+    field("category", Ty::Enum(&["Source", "Build", "Test", "Deploy", "Approval", "Invoke", "Compute"]), "what the action does").required(),
+    field("owner", Ty::Enum(&["AWS", "ThirdParty", "Custom"]), "who provides it").default(Lit::Str("AWS")),
+    field("provider", text(1, 35), "e.g. `CodeStarSourceConnection`, `CodeBuild`, `Manual`").required(),
+    field("version", text(1, 9), "the action type's version").default(Lit::Str("1")),
+    field("configuration", Ty::Map(&STRING), "the provider's settings").default(Lit::EmptyMap),
+    field("input_artifacts", Ty::List(&STRING), "artifacts it reads: outputs of earlier actions").default(Lit::EmptyList),
+    field("output_artifacts", Ty::List(&STRING), "artifacts it writes").default(Lit::EmptyList),
+    field("run_order", Ty::Int(1, 999), "order within the stage").default(Lit::Int(1)),
+    field("region", STRING, "for cross-region actions"),
+    field("namespace", STRING, "variable namespace"),
+];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-enum PipelineKind {
-    V1,
-    V2,
-}
+const STAGE: &[Field] = &[field("name", text(1, 100), "stage name").required(), field("actions", Ty::List(&Ty::Struct(ACTION)), "the stage's actions").required()];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-enum Mode {
-    Queued,
-    Superseded,
-    Parallel,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StageProps {
-    name: String,
-    actions: Vec<ActionProps>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ActionProps {
-    name: String,
-    category: Category,
-    #[serde(default)]
-    owner: Option<String>,
-    provider: String,
-    #[serde(default)]
-    version: Option<String>,
-    #[serde(default)]
-    configuration: BTreeMap<String, String>,
-    #[serde(default)]
-    input_artifacts: Vec<String>,
-    #[serde(default)]
-    output_artifacts: Vec<String>,
-    #[serde(default)]
-    run_order: Option<i32>,
-    #[serde(default)]
-    region: Option<String>,
-    #[serde(default)]
-    namespace: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-enum Category {
-    Source,
-    Build,
-    Test,
-    Deploy,
-    Approval,
-    Invoke,
-    Compute,
-}
+pub static SCHEMA: Schema = Schema {
+    kind: "codepipeline",
+    summary: "A CodePipeline pipeline with an S3 artifact store.",
+    notes: "A change to stages is shown as a unified diff of the stages. Every input artifact must be an earlier action's output, and only the first stage holds Source actions (checked at validate).",
+    fields: &[
+        field("name", text_matching(1, 100, Pattern { describe: "letters, digits, `.`, `@`, `-` or `_`", check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || ".@-_".contains(c)) }), "pipeline name")
+            .required()
+            .replace("pipelines cannot be renamed"),
+        field("pipeline_type", Ty::Enum(&["V1", "V2"]), "pipeline type"),
+        field("execution_mode", Ty::Enum(&["QUEUED", "SUPERSEDED", "PARALLEL"]), "how concurrent runs behave"),
+        field("role_arn", STRING, "the pipeline's service role").required(),
+        field("artifact_bucket", STRING, "S3 bucket name of the artifact store").required(),
+        field("stages", Ty::List(&Ty::Struct(STAGE)), "at least two stages; the first holds only Source actions").required(),
+        TAGS,
+    ],
+    attributes: &[attr("name", "pipeline name"), attr("arn", "pipeline ARN")],
+    identity: &["name"],
+    unique: true,
+    ownership: Ownership::Tags,
+    rank: 8,
+    not_found: &["PipelineNotFoundException"],
+    already_exists: &["PipelineNameInUseException"],
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct State {
+pub struct State {
     name: String,
-    pipeline_type: Option<PipelineKind>,
-    execution_mode: Option<Mode>,
+    pipeline_type: Option<String>,
+    execution_mode: Option<String>,
     role_arn: String,
     artifact_bucket: String,
     stages: Vec<Stage>,
-    tags: BTreeMap<String, String>,
+    tags: Tags,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Stage {
+pub struct Stage {
     name: String,
     actions: Vec<Action>,
 }
 
-/// An action with CodePipeline's defaults filled in, so a stack that omits them has no diff.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Action {
+pub struct Action {
     name: String,
     category: String,
     owner: String,
     provider: String,
     version: String,
-    run_order: i32,
     configuration: BTreeMap<String, String>,
     input_artifacts: Vec<String>,
     output_artifacts: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    run_order: i32,
     region: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
     namespace: Option<String>,
 }
 
-fn address(name: &str) -> String {
-    format!("codepipeline {name}")
+fn sdk_tags(tags: &Tags) -> Result<Vec<Tag>> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| crate::Error::internal(e.to_string()))).collect()
 }
 
-fn err(path: Vec<PathSeg>, message: String, help: &str) -> PropError {
-    PropError { path, message, help: Some(help.to_string()) }
-}
-
-/// Structural rules CodePipeline enforces, checked before any AWS call, located at the offending node.
-fn check_structure(p: &Props) -> Result<(), PropError> {
+/// Structural rules CodePipeline enforces, checked before any AWS call, located at the node.
+fn check_structure(props: &Value) -> Vec<PropError> {
+    let stages = props["stages"].as_array().cloned().unwrap_or_default();
     let stage_path = |i: usize| vec![PathSeg::Key("stages".into()), PathSeg::Index(i)];
     let action_path = |i: usize, j: usize, field: &str| {
         let mut v = stage_path(i);
         v.extend([PathSeg::Key("actions".into()), PathSeg::Index(j), PathSeg::Key(field.into())]);
         v
     };
-    if p.stages.len() < 2 {
-        return Err(err(vec![PathSeg::Key("stages".into())], format!("a pipeline needs at least 2 stages, found {}", p.stages.len()), "start with a Source stage and add at least one more (Build, Deploy, ...)"));
+    if stages.len() < 2 {
+        return vec![PropError::at(keys(&["stages"]), format!("a pipeline needs at least 2 stages, found {}", stages.len()), "start with a Source stage and add at least one more (Build, Deploy, ...)")];
     }
     let mut stage_names = BTreeSet::new();
-    let mut produced: BTreeSet<&str> = BTreeSet::new();
-    for (i, st) in p.stages.iter().enumerate() {
-        if !stage_names.insert(&st.name) {
+    let mut produced: BTreeSet<String> = BTreeSet::new();
+    for (i, st) in stages.iter().enumerate() {
+        let name = st["name"].as_str().unwrap_or_default();
+        if !stage_names.insert(name.to_string()) {
             let mut path = stage_path(i);
             path.push(PathSeg::Key("name".into()));
-            return Err(err(path, format!("duplicate stage name `{}`", st.name), "stage names must be unique in a pipeline"));
+            return vec![PropError::at(path, format!("duplicate stage name `{name}`"), "stage names must be unique in a pipeline")];
         }
-        if st.actions.is_empty() {
-            return Err(err(stage_path(i), format!("stage `{}` has no actions", st.name), "add at least one action"));
+        let actions = st["actions"].as_array().cloned().unwrap_or_default();
+        if actions.is_empty() {
+            return vec![PropError::at(stage_path(i), format!("stage `{name}` has no actions"), "add at least one action")];
         }
         let mut action_names = BTreeSet::new();
-        for (j, a) in st.actions.iter().enumerate() {
-            if !action_names.insert(&a.name) {
-                return Err(err(action_path(i, j, "name"), format!("duplicate action name `{}` in stage `{}`", a.name, st.name), "action names must be unique within a stage"));
+        for (j, a) in actions.iter().enumerate() {
+            let aname = a["name"].as_str().unwrap_or_default();
+            if !action_names.insert(aname.to_string()) {
+                return vec![PropError::at(action_path(i, j, "name"), format!("duplicate action name `{aname}` in stage `{name}`"), "action names must be unique within a stage")];
             }
-            let is_source = a.category == Category::Source;
+            let category = a["category"].as_str().unwrap_or_default();
+            let is_source = category == "Source";
             if i == 0 && !is_source {
-                return Err(err(action_path(i, j, "category"), format!("the first stage may hold only Source actions, found {:?}", a.category), "move this action to a later stage"));
+                return vec![PropError::at(action_path(i, j, "category"), format!("the first stage may hold only Source actions, found {category}"), "move this action to a later stage")];
             }
             if i > 0 && is_source {
-                return Err(err(action_path(i, j, "category"), "Source actions belong in the first stage only".into(), "move this action to the first stage"));
+                return vec![PropError::at(action_path(i, j, "category"), "Source actions belong in the first stage only", "move this action to the first stage")];
             }
-            for (k, input) in a.input_artifacts.iter().enumerate() {
-                if !produced.contains(input.as_str()) {
+            for (k, input) in a["input_artifacts"].as_array().into_iter().flatten().enumerate() {
+                let input = input.as_str().unwrap_or_default();
+                if !produced.contains(input) {
                     let mut path = action_path(i, j, "input_artifacts");
                     path.push(PathSeg::Index(k));
-                    return Err(err(path, format!("input artifact `{input}` is not produced by an earlier action"), "name an `output_artifacts` entry of an action in an earlier stage"));
+                    return vec![PropError::at(path, format!("input artifact `{input}` is not produced by an earlier action"), "name an `output_artifacts` entry of an action in an earlier stage")];
                 }
             }
         }
-        for a in &st.actions {
-            produced.extend(a.output_artifacts.iter().map(String::as_str));
+        for a in &actions {
+            produced.extend(a["output_artifacts"].as_array().into_iter().flatten().filter_map(|o| o.as_str().map(str::to_string)));
         }
     }
-    Ok(())
+    Vec::new()
 }
 
 #[async_trait]
-impl Kind for Codepipeline {
-    fn kind(&self) -> &'static str {
-        "codepipeline"
+impl Resource for Codepipeline {
+    type State = State;
+
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
     }
 
-    fn attributes(&self) -> &'static [&'static str] {
-        &["name", "arn"]
+    fn check(&self, props: &Value) -> Vec<PropError> {
+        check_structure(props)
     }
 
-    fn check(&self, props: &Value) -> Result<(), PropError> {
-        check_structure(&parse_as::<Props>(props)?)
-    }
-
-    fn desired(&self, ctx: &Ctx, props: &Value) -> Result<Desired> {
-        let p: Props = config(props)?;
-        let stages = p
-            .stages
-            .into_iter()
-            .map(|s| Stage {
-                name: s.name,
-                actions: s
-                    .actions
-                    .into_iter()
-                    .map(|a| Action {
-                        name: a.name,
-                        category: format!("{:?}", a.category),
-                        owner: a.owner.unwrap_or_else(|| "AWS".into()),
-                        provider: a.provider,
-                        version: a.version.unwrap_or_else(|| "1".into()),
-                        run_order: a.run_order.unwrap_or(1),
-                        configuration: a.configuration,
-                        input_artifacts: a.input_artifacts,
-                        output_artifacts: a.output_artifacts,
-                        region: a.region,
-                        namespace: a.namespace,
-                    })
-                    .collect(),
-            })
-            .collect();
-        let state = State {
-            name: p.name.clone(),
-            pipeline_type: p.pipeline_type,
-            execution_mode: p.execution_mode,
-            role_arn: p.role_arn,
-            artifact_bucket: p.artifact_bucket,
-            stages,
-            tags: owned_tags(ctx, &p.tags),
-        };
-        Ok(Desired { name: p.name, state: serde_json::to_value(state).expect("serialisable"), options: Value::Null })
-    }
-
-    fn attrs(&self, ctx: &Ctx, desired: &Desired, _live: Option<&Live>) -> Attrs {
+    fn attrs(&self, ctx: &Ctx, s: &State, _live: Option<&Live<State>>) -> Attrs {
         let mut a = Attrs::new();
-        a.insert("name".into(), Some(desired.name.clone()));
-        a.insert("arn".into(), Some(ctx.arn("codepipeline", &desired.name)));
+        a.insert("name".into(), Some(s.name.clone()));
+        a.insert("arn".into(), Some(ctx.arn("codepipeline", &s.name)));
         a
     }
 
-    fn immutable(&self) -> &'static [(&'static str, &'static str)] {
-        &[("name", "pipelines cannot be renamed")]
-    }
-
-    async fn read(&self, ctx: &Ctx, desired: &Desired) -> Result<Option<Live>> {
+    async fn inventory(&self, ctx: &Ctx, reads: &Reads, wanted: &[State]) -> Result<Vec<Live<State>>> {
         let cp = ctx.aws.codepipeline();
-        let addr = address(&desired.name);
-        let out = match cp.get_pipeline().name(&desired.name).send().await {
-            Ok(o) => o,
-            Err(e) => {
-                let e = aws::error(e);
-                if e.is("PipelineNotFoundException") {
-                    return Ok(None);
-                }
-                return Err(e.at(addr, "GetPipeline"));
+        let owned: BTreeMap<String, Tags> =
+            reads.tagged(&ctx.aws, "codepipeline").await?.into_iter().map(|t| (t.arn.rsplit(':').next().unwrap_or_default().to_string(), t.tags)).collect();
+        let mut names: BTreeSet<String> = wanted.iter().map(|w| w.name.clone()).collect();
+        names.extend(owned.keys().cloned());
+        // No batch read: one GetPipeline per pipeline, all at once.
+        let found = aws::reads::each(ctx.settings.read_parallelism, names, |name| {
+            let owned = &owned;
+            async move {
+                let Some(out) = aws::absent(cp.get_pipeline().name(&name).send().await.op("GetPipeline"), &["PipelineNotFoundException"])? else { return Ok(None) };
+                let Some(p) = out.pipeline() else { return Ok(None) };
+                let arn = out.metadata().and_then(|m| m.pipeline_arn()).map(str::to_string).unwrap_or_else(|| ctx.arn("codepipeline", &name));
+                let tags = match owned.get(&name) {
+                    Some(t) => t.clone(),
+                    None => cp.list_tags_for_resource().resource_arn(&arn).send().await.op("ListTagsForResource")?.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                };
+                Ok(Some(Live::new(read(p, tags)).attr("arn", arn)))
             }
-        };
-        let Some(p) = out.pipeline() else { return Ok(None) };
-        let arn = out.metadata().and_then(|m| m.pipeline_arn()).map(str::to_string).unwrap_or_else(|| ctx.arn("codepipeline", &desired.name));
-        let tags: BTreeMap<String, String> = cp
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| aws::error(e).at(&addr, "ListTagsForResource"))?
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        let stages = p
-            .stages()
-            .iter()
-            .map(|s| Stage {
-                name: s.name().to_string(),
-                actions: s
-                    .actions()
-                    .iter()
-                    .map(|a| {
-                        let t = a.action_type_id();
-                        Action {
-                            name: a.name().to_string(),
-                            category: t.map(|t| t.category().as_str().to_string()).unwrap_or_default(),
-                            owner: t.map(|t| t.owner().as_str().to_string()).unwrap_or_default(),
-                            provider: t.map(|t| t.provider().to_string()).unwrap_or_default(),
-                            version: t.map(|t| t.version().to_string()).unwrap_or_default(),
-                            run_order: a.run_order().unwrap_or(1),
-                            configuration: a.configuration().map(|c| c.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
-                            input_artifacts: a.input_artifacts().iter().map(|i| i.name().to_string()).collect(),
-                            output_artifacts: a.output_artifacts().iter().map(|o| o.name().to_string()).collect(),
-                            region: a.region().map(str::to_string),
-                            namespace: a.namespace().map(str::to_string),
-                        }
-                    })
-                    .collect(),
-            })
-            .collect();
-        let state = State {
-            name: p.name().to_string(),
-            pipeline_type: p.pipeline_type().and_then(|t| match t {
-                PipelineType::V1 => Some(PipelineKind::V1),
-                PipelineType::V2 => Some(PipelineKind::V2),
-                _ => None,
-            }),
-            execution_mode: p.execution_mode().and_then(|m| match m {
-                ExecutionMode::Queued => Some(Mode::Queued),
-                ExecutionMode::Superseded => Some(Mode::Superseded),
-                ExecutionMode::Parallel => Some(Mode::Parallel),
-                _ => None,
-            }),
-            role_arn: p.role_arn().to_string(),
-            artifact_bucket: p.artifact_store().map(|s| s.location().to_string()).unwrap_or_default(),
-            stages,
-            tags: tags.clone(),
-        };
-        let mut live = Live::new(serde_json::to_value(state).expect("serialisable"), &tags);
-        live.attrs.insert("arn".into(), arn);
-        Ok(Some(live))
-    }
-
-    async fn create(&self, ctx: &Ctx, desired: &Desired) -> Result<BTreeMap<String, String>> {
-        let s: State = config(&desired.state)?;
-        let decl = declaration(&s)?;
-        let tags: Vec<Tag> = s.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<_, _>>().map_err(|e| crate::Error::user(e.to_string(), "check the tags"))?;
-        let cp = ctx.aws.codepipeline();
-        let addr = address(&s.name);
-        retry::iam_propagation(&addr, "CreatePipeline", &s.role_arn, ctx.settings.iam_propagation_timeout, || async {
-            cp.create_pipeline().pipeline(decl.clone()).set_tags(Some(tags.clone())).send().await.map_err(aws::error)
         })
         .await?;
-        Ok(BTreeMap::from([("arn".to_string(), ctx.arn("codepipeline", &s.name))]))
+        Ok(found.into_iter().flatten().collect())
     }
 
-    async fn update(&self, ctx: &Ctx, desired: &Desired, live: &Live, changes: &[FieldChange]) -> Result<()> {
-        let s: State = config(&desired.state)?;
-        let l: State = config(&live.state)?;
-        let cp = ctx.aws.codepipeline();
-        let addr = address(&s.name);
-        if changes.iter().any(|c| c.field() != "tags") {
-            let decl = declaration(&s)?;
-            retry::iam_propagation(&addr, "UpdatePipeline", &s.role_arn, ctx.settings.iam_propagation_timeout, || async {
-                cp.update_pipeline().pipeline(decl.clone()).send().await.map_err(aws::error)
-            })
+    async fn create(&self, op: &Op<'_>, s: &State) -> Result<BTreeMap<String, String>> {
+        let decl = declaration(s)?;
+        let tags = sdk_tags(&s.tags)?;
+        let cp = op.aws.codepipeline();
+        op.propagation("CreatePipeline", &s.role_arn, || async { cp.create_pipeline().pipeline(decl.clone()).set_tags(Some(tags.clone())).send().await.map_err(aws::error) })
             .await?;
+        Ok(BTreeMap::from([("arn".to_string(), op.arn("codepipeline", &s.name))]))
+    }
+
+    async fn update(&self, op: &Op<'_>, s: &State, _live: &Live<State>) -> Result<()> {
+        let decl = declaration(s)?;
+        let cp = op.aws.codepipeline();
+        op.propagation("UpdatePipeline", &s.role_arn, || async { cp.update_pipeline().pipeline(decl.clone()).send().await.map_err(aws::error) }).await?;
+        Ok(())
+    }
+
+    async fn tag(&self, op: &Op<'_>, live: &Live<State>, set: &Tags, remove: &[String]) -> Result<()> {
+        let cp = op.aws.codepipeline();
+        let arn = live.attrs.get("arn").cloned().unwrap_or_else(|| op.arn("codepipeline", &live.state.name));
+        if !set.is_empty() {
+            cp.tag_resource().resource_arn(&arn).set_tags(Some(sdk_tags(set)?)).send().await.op("TagResource")?;
         }
-        if changes.iter().any(|c| c.field() == "tags") {
-            let arn = live.attrs.get("arn").cloned().unwrap_or_else(|| ctx.arn("codepipeline", &s.name));
-            let (set, remove) = tag_delta(&s.tags, &l.tags);
-            if !set.is_empty() {
-                let tags: Vec<Tag> = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<_, _>>().map_err(|e| crate::Error::user(e.to_string(), "check the tags"))?;
-                cp.tag_resource().resource_arn(&arn).set_tags(Some(tags)).send().await.map_err(|e| aws::error(e).at(&addr, "TagResource"))?;
-            }
-            if !remove.is_empty() {
-                cp.untag_resource().resource_arn(&arn).set_tag_keys(Some(remove)).send().await.map_err(|e| aws::error(e).at(&addr, "UntagResource"))?;
-            }
+        if !remove.is_empty() {
+            cp.untag_resource().resource_arn(&arn).set_tag_keys(Some(remove.to_vec())).send().await.op("UntagResource")?;
         }
         Ok(())
     }
 
-    async fn delete(&self, ctx: &Ctx, desired: &Desired, _live: &Live) -> Result<()> {
-        // DeletePipeline succeeds for a pipeline that does not exist.
-        ctx.aws
-            .codepipeline()
-            .delete_pipeline()
-            .name(&desired.name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| aws::error(e).at(address(&desired.name), "DeletePipeline"))
+    async fn delete(&self, op: &Op<'_>, live: &Live<State>, _desired: Option<&State>) -> Result<()> {
+        op.aws.codepipeline().delete_pipeline().name(&live.state.name).send().await.op("DeletePipeline").map(|_| ())
+    }
+}
+
+fn read(p: &PipelineDeclaration, tags: Tags) -> State {
+    let stages = p
+        .stages()
+        .iter()
+        .map(|s| Stage {
+            name: s.name().to_string(),
+            actions: s
+                .actions()
+                .iter()
+                .map(|a| {
+                    let t = a.action_type_id();
+                    Action {
+                        name: a.name().to_string(),
+                        category: t.map(|t| t.category().as_str().to_string()).unwrap_or_default(),
+                        owner: t.map(|t| t.owner().as_str().to_string()).unwrap_or_default(),
+                        provider: t.map(|t| t.provider().to_string()).unwrap_or_default(),
+                        version: t.map(|t| t.version().to_string()).unwrap_or_default(),
+                        configuration: a.configuration().map(|c| c.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+                        input_artifacts: a.input_artifacts().iter().map(|i| i.name().to_string()).collect(),
+                        output_artifacts: a.output_artifacts().iter().map(|o| o.name().to_string()).collect(),
+                        run_order: a.run_order().unwrap_or(1),
+                        region: a.region().map(str::to_string),
+                        namespace: a.namespace().map(str::to_string),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    State {
+        name: p.name().to_string(),
+        pipeline_type: p.pipeline_type().map(|t| t.as_str().to_string()),
+        execution_mode: p.execution_mode().map(|m| m.as_str().to_string()),
+        role_arn: p.role_arn().to_string(),
+        artifact_bucket: p.artifact_store().map(|s| s.location().to_string()).unwrap_or_default(),
+        stages,
+        tags,
     }
 }
 
 fn declaration(s: &State) -> Result<PipelineDeclaration> {
-    let bad = |e: aws_sdk_codepipeline::error::BuildError| crate::Error::user(format!("{}: {e}", address(&s.name)), "check the pipeline's properties");
+    let bad = |e: aws_sdk_codepipeline::error::BuildError| crate::Error::internal(format!("pipeline {}: {e}", s.name));
     let stages = s
         .stages
         .iter()
@@ -414,15 +304,8 @@ fn declaration(s: &State) -> Result<PipelineDeclaration> {
         .role_arn(&s.role_arn)
         .artifact_store(store)
         .set_stages(Some(stages))
-        .set_pipeline_type(s.pipeline_type.map(|t| match t {
-            PipelineKind::V1 => PipelineType::V1,
-            PipelineKind::V2 => PipelineType::V2,
-        }))
-        .set_execution_mode(s.execution_mode.map(|m| match m {
-            Mode::Queued => ExecutionMode::Queued,
-            Mode::Superseded => ExecutionMode::Superseded,
-            Mode::Parallel => ExecutionMode::Parallel,
-        }))
+        .set_pipeline_type(s.pipeline_type.as_deref().map(PipelineType::from))
+        .set_execution_mode(s.execution_mode.as_deref().map(ExecutionMode::from))
         .build()
         .map_err(bad)
 }
@@ -443,12 +326,12 @@ mod tests {
 
     #[test]
     fn structure_errors_point_at_the_offending_node() {
-        let e = Codepipeline.check(&pipeline(vec![stage("Source", "Source", &[], &["S"])])).unwrap_err();
-        assert_eq!(e.path, vec![PathSeg::Key("stages".into())]);
+        let e = check_structure(&pipeline(vec![stage("Source", "Source", &[], &["S"])]));
+        assert_eq!(e[0].path, keys(&["stages"]));
 
-        let e = Codepipeline.check(&pipeline(vec![stage("Source", "Source", &[], &["S"]), stage("Build", "Build", &["Missing"], &[])])).unwrap_err();
+        let e = check_structure(&pipeline(vec![stage("Source", "Source", &[], &["S"]), stage("Build", "Build", &["Missing"], &[])]));
         assert_eq!(
-            e.path,
+            e[0].path,
             vec![
                 PathSeg::Key("stages".into()),
                 PathSeg::Index(1),
@@ -459,9 +342,9 @@ mod tests {
             ]
         );
 
-        let e = Codepipeline.check(&pipeline(vec![stage("Build", "Build", &[], &[]), stage("Deploy", "Deploy", &[], &[])])).unwrap_err();
-        assert!(e.message.contains("first stage"), "{}", e.message);
+        let e = check_structure(&pipeline(vec![stage("Build", "Build", &[], &[]), stage("Deploy", "Deploy", &[], &[])]));
+        assert!(e[0].message.contains("first stage"), "{}", e[0].message);
 
-        assert!(Codepipeline.check(&pipeline(vec![stage("Source", "Source", &[], &["S"]), stage("Build", "Build", &["S"], &["B"])])).is_ok());
+        assert!(check_structure(&pipeline(vec![stage("Source", "Source", &[], &["S"]), stage("Build", "Build", &["S"], &["B"])])).is_empty());
     }
 }

@@ -1,53 +1,51 @@
 //! `codestar_connection`: the GitHub connection the pipeline's Source stage uses.
 //!
-//! Connection names are not unique in AWS, so identity is name + this stack's ownership tag: among
-//! same-named connections, the one tagged for this stack is ours; two such are reported, never
-//! guessed. A new connection is PENDING until someone finishes the GitHub handshake in the
-//! console; the plan says so, it is not an error.
-//!
-//! ```yaml
-//! codestar_connection.github:
-//!   name: eks-devops-github-connection
-//!   provider_type: GitHub        # GitHub | GitHubEnterpriseServer | Bitbucket | GitLab | GitLabSelfManaged
-//! ```
+//! Connection names are not unique in AWS, so identity is name + this stack's ownership tag (the
+//! table says `unique: false`; the engine resolves duplicates). A new connection is PENDING until
+//! someone finishes the GitHub handshake in the console; the plan says so, it is not an error.
 
-use super::{config, owned_tags, parse_as, tag_delta, Attrs, Desired, Kind, Live, PropError, OWNER_TAG};
-use crate::aws;
-use crate::engine::diff::FieldChange;
-use crate::engine::Ctx;
-use crate::error::Result;
-use crate::stack::node::PathSeg;
+use crate::aws::{self, CallResult, Reads};
+use crate::contract::schema::*;
+use crate::contract::{Attrs, Ctx, Live, Op, Resource, Tags};
+use crate::Result;
 use async_trait::async_trait;
 use aws_sdk_codestarconnections::types::{ProviderType, Tag};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub struct CodestarConnection;
 
-const PROVIDERS: &[&str] = &["GitHub", "GitHubEnterpriseServer", "Bitbucket", "GitLab", "GitLabSelfManaged"];
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Props {
-    name: String,
-    provider_type: String,
-    #[serde(default)]
-    host_arn: Option<String>,
-    #[serde(default)]
-    tags: BTreeMap<String, String>,
-}
+pub static SCHEMA: Schema = Schema {
+    kind: "codestar_connection",
+    summary: "A CodeStar (CodeConnections) connection to GitHub, Bitbucket or GitLab.",
+    notes: "Names are not unique in AWS: identity is name + this stack's tag. While the connection is `PENDING` the plan says how to finish the handshake in the console; that is not an error and not a change.",
+    fields: &[
+        field("name", text(1, 32), "connection name").required().replace("connections cannot be renamed"),
+        field("provider_type", Ty::Enum(&["GitHub", "GitHubEnterpriseServer", "Bitbucket", "GitLab", "GitLabSelfManaged"]), "the provider")
+            .required()
+            .replace("a connection's provider is fixed when it is created"),
+        field("host_arn", STRING, "the host, for self-managed providers").replace("a connection's host is fixed when it is created"),
+        TAGS,
+    ],
+    attributes: &[attr("name", "connection name"), attr_after_create("arn", "connection ARN")],
+    identity: &["name"],
+    unique: false,
+    ownership: Ownership::Tags,
+    rank: 5,
+    not_found: &["ResourceNotFoundException"],
+    already_exists: &[],
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct State {
+pub struct State {
     name: String,
     provider_type: String,
     host_arn: Option<String>,
-    tags: BTreeMap<String, String>,
+    tags: Tags,
 }
 
-fn address(name: &str) -> String {
-    format!("codestar_connection {name}")
+fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
 fn handshake(name: &str) -> String {
@@ -58,154 +56,97 @@ fn handshake(name: &str) -> String {
 }
 
 #[async_trait]
-impl Kind for CodestarConnection {
-    fn kind(&self) -> &'static str {
-        "codestar_connection"
-    }
+impl Resource for CodestarConnection {
+    type State = State;
 
-    fn attributes(&self) -> &'static [&'static str] {
-        &["name", "arn"]
-    }
-
-    fn check(&self, props: &Value) -> Result<(), PropError> {
-        let p: Props = parse_as(props)?;
-        if !super::is_interpolated(&p.name) && (p.name.is_empty() || p.name.len() > 32) {
-            return Err(PropError { path: vec![PathSeg::Key("name".into())], message: format!("connection name `{}` is too long", p.name), help: Some("AWS allows 1-32 characters".into()) });
-        }
-        if !PROVIDERS.contains(&p.provider_type.as_str()) {
-            return Err(PropError {
-                path: vec![PathSeg::Key("provider_type".into())],
-                message: format!("unknown provider type `{}`", p.provider_type),
-                help: Some(format!("use one of: {}", PROVIDERS.join(", "))),
-            });
-        }
-        Ok(())
-    }
-
-    fn desired(&self, ctx: &Ctx, props: &Value) -> Result<Desired> {
-        let p: Props = config(props)?;
-        let state = State { name: p.name.clone(), provider_type: p.provider_type, host_arn: p.host_arn, tags: owned_tags(ctx, &p.tags) };
-        Ok(Desired { name: p.name, state: serde_json::to_value(state).expect("serialisable"), options: Value::Null })
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
     }
 
     /// The ARN carries a generated id: known only once the connection exists.
-    fn attrs(&self, _ctx: &Ctx, desired: &Desired, live: Option<&Live>) -> Attrs {
+    fn attrs(&self, _ctx: &Ctx, s: &State, live: Option<&Live<State>>) -> Attrs {
         let mut a = Attrs::new();
-        a.insert("name".into(), Some(desired.name.clone()));
+        a.insert("name".into(), Some(s.name.clone()));
         a.insert("arn".into(), live.and_then(|l| l.attrs.get("arn").cloned()));
         a
     }
 
-    fn immutable(&self) -> &'static [(&'static str, &'static str)] {
-        &[
-            ("name", "connections cannot be renamed"),
-            ("provider_type", "a connection's provider is fixed when it is created"),
-            ("host_arn", "a connection's host is fixed when it is created"),
-        ]
+    fn notes(&self, _ctx: &Ctx, s: &State) -> Vec<String> {
+        vec![handshake(&s.name)]
     }
 
-    fn notes_after_create(&self, desired: &Desired) -> Vec<String> {
-        vec![handshake(&desired.name)]
-    }
-
-    async fn read(&self, ctx: &Ctx, desired: &Desired) -> Result<Option<Live>> {
+    async fn inventory(&self, ctx: &Ctx, reads: &Reads, wanted: &[State]) -> Result<Vec<Live<State>>> {
         let cs = ctx.aws.connections();
-        let addr = address(&desired.name);
-        // Any provider: a connection whose provider changed in the stack is still this one (replace).
-        let mut same_name = Vec::new();
+        let owned: BTreeMap<String, Tags> = reads.tagged(&ctx.aws, "codestar-connections").await?.into_iter().map(|t| (t.arn, t.tags)).collect();
+        let wanted: BTreeSet<&str> = wanted.iter().map(|w| w.name.as_str()).collect();
+        let mut conns = Vec::new();
         let mut pages = cs.list_connections().into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws::error(e).at(&addr, "ListConnections"))?;
-            same_name.extend(page.connections().iter().filter(|c| c.connection_name() == Some(desired.name.as_str())).cloned());
+            conns.extend(page.op("ListConnections")?.connections().iter().cloned());
         }
-        let tagged = futures::future::try_join_all(same_name.iter().map(|c| {
-            let arn = c.connection_arn().unwrap_or_default().to_string();
-            let addr = addr.clone();
+        let relevant = conns.into_iter().filter(|c| owned.contains_key(c.connection_arn().unwrap_or_default()) || wanted.contains(c.connection_name().unwrap_or_default()));
+        aws::reads::each(ctx.settings.read_parallelism, relevant, |c| {
+            let owned = &owned;
             async move {
-                let t = cs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(|e| aws::error(e).at(addr, "ListTagsForResource"))?;
-                Ok::<_, crate::Error>(t.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect::<BTreeMap<_, _>>())
+                let arn = c.connection_arn().unwrap_or_default().to_string();
+                let tags = match owned.get(&arn) {
+                    Some(t) => t.clone(),
+                    None => cs.list_tags_for_resource().resource_arn(&arn).send().await.op("ListTagsForResource")?.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                };
+                let name = c.connection_name().unwrap_or_default().to_string();
+                let note = match c.connection_status().map(|s| s.as_str()) {
+                    Some("PENDING") => Some(handshake(&name)),
+                    Some("ERROR") => Some("connection is in ERROR: delete it in the console's Connections page and apply again to recreate it".to_string()),
+                    Some(s) => Some(format!("connection status: {s}")),
+                    None => None,
+                };
+                let state = State {
+                    name,
+                    provider_type: c.provider_type().map(|p| p.as_str().to_string()).unwrap_or_default(),
+                    host_arn: c.host_arn().map(str::to_string),
+                    tags,
+                };
+                let mut live = Live::new(state).attr("arn", arn);
+                live.notes.extend(note);
+                Ok(live)
             }
-        }))
-        .await?;
-        let candidates: Vec<_> = same_name.into_iter().zip(tagged).collect();
-        let ours: Vec<_> = candidates.iter().filter(|(_, t)| t.get(OWNER_TAG) == Some(&ctx.stack)).collect();
-        let (conn, tags) = match ours.as_slice() {
-            [one] => (*one).clone(),
-            [] => match candidates.into_iter().next() {
-                // Someone else's connection of that name: the engine reports it as not owned.
-                Some(c) => c,
-                None => return Ok(None),
-            },
-            many => {
-                let arns: Vec<&str> = many.iter().filter_map(|(c, _)| c.connection_arn()).collect();
-                return Err(crate::Error::user(
-                    format!("{addr}: {} connections named `{}` carry this stack's tag: {}", arns.len(), desired.name, arns.join(", ")),
-                    "names are identities: delete the extra connections (keep the one the pipeline uses) and plan again",
-                ));
-            }
-        };
-        let state = State {
-            name: conn.connection_name().unwrap_or_default().to_string(),
-            provider_type: conn.provider_type().map(|p| p.as_str().to_string()).unwrap_or_default(),
-            host_arn: desired.state["host_arn"].as_str().and(conn.host_arn().map(str::to_string)),
-            tags: tags.clone(),
-        };
-        let mut live = Live::new(serde_json::to_value(state).expect("serialisable"), &tags);
-        if let Some(arn) = conn.connection_arn() {
-            live.attrs.insert("arn".into(), arn.to_string());
-        }
-        match conn.connection_status().map(|s| s.as_str()) {
-            Some("PENDING") => live.notes.push(handshake(&desired.name)),
-            Some("ERROR") => live.notes.push("connection is in ERROR: delete it in the console's Connections page and apply again to recreate it".into()),
-            Some(s) => live.notes.push(format!("connection status: {s}")),
-            None => {}
-        }
-        Ok(Some(live))
+        })
+        .await
     }
 
-    async fn create(&self, ctx: &Ctx, desired: &Desired) -> Result<BTreeMap<String, String>> {
-        let s: State = config(&desired.state)?;
-        let out = ctx
+    async fn create(&self, op: &Op<'_>, s: &State) -> Result<BTreeMap<String, String>> {
+        let out = op
             .aws
             .connections()
             .create_connection()
             .connection_name(&s.name)
             .set_provider_type(s.host_arn.is_none().then(|| ProviderType::from(s.provider_type.as_str())))
             .set_host_arn(s.host_arn.clone())
-            .set_tags(Some(sdk_tags(&s.tags)?))
+            .set_tags(Some(sdk_tags(&s.tags)))
             .send()
             .await
-            .map_err(|e| aws::error(e).at(address(&s.name), "CreateConnection"))?;
+            .op("CreateConnection")?;
         Ok(BTreeMap::from([("arn".to_string(), out.connection_arn)]))
     }
 
-    async fn update(&self, ctx: &Ctx, desired: &Desired, live: &Live, changes: &[FieldChange]) -> Result<()> {
-        let s: State = config(&desired.state)?;
-        let l: State = config(&live.state)?;
-        let cs = ctx.aws.connections();
-        let addr = address(&s.name);
-        let Some(arn) = live.attrs.get("arn") else { return Ok(()) };
-        if changes.iter().any(|c| c.field() == "tags") {
-            let (set, remove) = tag_delta(&s.tags, &l.tags);
-            if !set.is_empty() {
-                cs.tag_resource().resource_arn(arn).set_tags(Some(sdk_tags(&set)?)).send().await.map_err(|e| aws::error(e).at(&addr, "TagResource"))?;
-            }
-            if !remove.is_empty() {
-                cs.untag_resource().resource_arn(arn).set_tag_keys(Some(remove)).send().await.map_err(|e| aws::error(e).at(&addr, "UntagResource"))?;
-            }
+    /// Everything but the tags is fixed at creation (the table makes those changes replaces).
+    async fn update(&self, _op: &Op<'_>, _s: &State, _live: &Live<State>) -> Result<()> {
+        Ok(())
+    }
+
+    async fn tag(&self, op: &Op<'_>, live: &Live<State>, set: &Tags, remove: &[String]) -> Result<()> {
+        let (cs, arn) = (op.aws.connections(), live.attrs.get("arn").cloned().unwrap_or_default());
+        if !set.is_empty() {
+            cs.tag_resource().resource_arn(&arn).set_tags(Some(sdk_tags(set))).send().await.op("TagResource")?;
+        }
+        if !remove.is_empty() {
+            cs.untag_resource().resource_arn(&arn).set_tag_keys(Some(remove.to_vec())).send().await.op("UntagResource")?;
         }
         Ok(())
     }
 
-    async fn delete(&self, ctx: &Ctx, desired: &Desired, live: &Live) -> Result<()> {
+    async fn delete(&self, op: &Op<'_>, live: &Live<State>, _desired: Option<&State>) -> Result<()> {
         let Some(arn) = live.attrs.get("arn") else { return Ok(()) };
-        let r = ctx.aws.connections().delete_connection().connection_arn(arn).send().await;
-        aws::gone_ok(r, &["ResourceNotFoundException"], address(&desired.name), "DeleteConnection")
+        op.aws.connections().delete_connection().connection_arn(arn).send().await.op("DeleteConnection").map(|_| ())
     }
-}
-
-fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| crate::Error::user(e.to_string(), "check the tags")))
-        .collect()
 }

@@ -3,31 +3,24 @@
 //!
 //! Every write is a read-modify-write of the whole ConfigMap carrying the `resourceVersion` it read,
 //! redone on a 409; other entries keep their exact bytes (see `kube::aws_auth`); a `mapRoles` that
-//! does not parse is never written over; the previous ConfigMap is saved to a local backup first.
+//! does not parse is never written over; the previous ConfigMap is saved to a backup first.
 //! Which entries a stack owns is recorded on the ConfigMap itself (annotation
-//! `provision.stack/<stack>`), so destroy removes exactly those and never the ConfigMap.
-//!
-//! ```yaml
-//! eks_aws_auth_role.kubectl:
-//!   cluster: ${var.cluster_name}
-//!   role_arn: ${iam_role.kubectl.arn}
-//!   username: build
-//!   groups: [system:masters]
-//!   kubeconfig_context: my-admin     # optional: reach the cluster through a kubeconfig context
-//! ```
+//! `provision.stack/<stack>`: role ARN -> stack address), so destroy removes exactly those and
+//! never the ConfigMap, and an entry whose resource left the stack file is found and removed.
 
-use super::{config, parse_as, Attrs, Desired, Kind, Live, PropError};
-use crate::engine::diff::FieldChange;
-use crate::engine::Ctx;
-use crate::error::Result;
+use crate::aws::Reads;
+use crate::contract::schema::*;
+use crate::contract::{Attrs, Ctx, Live, Op, Resource};
 use crate::kube::aws_auth::{self, render_entry, strip_path};
-use crate::stack::node::PathSeg;
+use crate::kube::Cluster;
+use crate::Result;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, PostParams};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::Duration;
 
 pub struct EksAwsAuthRole;
@@ -36,165 +29,157 @@ const NAMESPACE: &str = "kube-system";
 const NAME: &str = "aws-auth";
 /// Read-modify-write attempts before giving up on a ConfigMap that keeps changing.
 const ATTEMPTS: u32 = 6;
+/// Backups kept per cluster (the oldest go first).
+pub const BACKUPS_KEPT: usize = 20;
+const ANNOTATION_PREFIX: &str = "provision.stack/";
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Props {
-    cluster: String,
-    role_arn: String,
-    username: String,
-    #[serde(default)]
-    groups: Vec<String>,
-    #[serde(default)]
-    kubeconfig_context: Option<String>,
-}
+pub static SCHEMA: Schema = Schema {
+    kind: "eks_aws_auth_role",
+    summary: "One role mapping in the EKS cluster's `kube-system/aws-auth` ConfigMap.",
+    notes: "provision calls `eks:DescribeCluster` for the endpoint, CA and authentication mode, mints the `k8s-aws-v1.` token itself (no aws CLI, no kubeconfig), and edits `kube-system/aws-auth`: every other entry (node roles with `{{EC2PrivateDNSName}}`, comments, unknown fields), `mapUsers` and every other key keep their exact bytes; writes carry the `resourceVersion` read and are redone on a 409; a `mapRoles` that does not parse is never written over; the previous ConfigMap is saved to `.provision/backups/` under the project root (mode 0600 in a 0700 folder; the path is printed; the last 20 per cluster are kept) before each write. Entries the stack owns are recorded in the annotation `provision.stack/<stack>`, so destroy removes exactly those and never the ConfigMap. The plan shows changes as a YAML diff of the entry.",
+    fields: &[
+        field("cluster", STRING, "EKS cluster name").required().replace("a mapping belongs to one cluster's aws-auth"),
+        field("role_arn", STRING, "the role to map; a role path is stripped, as the authenticator requires").required().replace("a mapping is for one role"),
+        field("username", text(1, 256), "Kubernetes user name").required().not_compared(),
+        field("groups", Ty::List(&STRING), "Kubernetes groups").default(Lit::EmptyList).not_compared(),
+        field("kubeconfig_context", STRING, "reach the cluster through this kubeconfig context instead of EKS + a minted token").behaviour(Lit::None),
+        field("mapping", STRING, "the entry as it appears in mapRoles").computed(),
+    ],
+    attributes: &[attr("role_arn", "the mapped role ARN (path stripped)"), attr("username", "the Kubernetes user name")],
+    identity: &["cluster", "role_arn"],
+    unique: true,
+    ownership: Ownership::Record,
+    rank: 9,
+    not_found: &[],
+    already_exists: &[],
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct State {
+pub struct State {
     cluster: String,
     role_arn: String,
     username: String,
     groups: Vec<String>,
+    kubeconfig_context: Option<String>,
     /// Our entry as it appears in mapRoles: the plan shows changes as a YAML diff of it.
-    mapping: String,
+    mapping: Option<String>,
 }
 
-fn owner_annotation(stack: &str) -> String {
-    format!("provision.stack/{stack}")
+fn annotation(stack: &str) -> String {
+    format!("{ANNOTATION_PREFIX}{stack}")
 }
 
-fn address(cluster: &str, arn: &str) -> String {
-    format!("aws-auth of {cluster} ({arn})")
+/// Role ARN -> stack address, for every stack recorded on the ConfigMap. An older form recorded
+/// a plain list of ARNs.
+fn owners(cm: &ConfigMap) -> BTreeMap<String, (String, Option<String>)> {
+    let mut out = BTreeMap::new();
+    for (k, v) in cm.metadata.annotations.iter().flatten() {
+        let Some(stack) = k.strip_prefix(ANNOTATION_PREFIX) else { continue };
+        let entries: Vec<(String, Option<String>)> = match serde_json::from_str::<Value>(v) {
+            Ok(Value::Object(m)) => m.into_iter().map(|(arn, a)| (arn, a.as_str().map(str::to_string))).collect(),
+            Ok(Value::Array(a)) => a.into_iter().filter_map(|x| x.as_str().map(|s| (s.to_string(), None))).collect(),
+            _ => continue,
+        };
+        for (arn, address) in entries {
+            out.insert(arn, (stack.to_string(), address));
+        }
+    }
+    out
 }
 
-/// Role ARNs this stack owns, from the ConfigMap's annotation.
-fn owned(cm: &ConfigMap, stack: &str) -> BTreeSet<String> {
-    cm.metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(&owner_annotation(stack)))
-        .and_then(|v| serde_json::from_str::<Vec<String>>(v).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
+fn owned_by(cm: &ConfigMap, stack: &str) -> BTreeMap<String, Option<String>> {
+    owners(cm).into_iter().filter(|(_, (s, _))| s == stack).map(|(arn, (_, a))| (arn, a)).collect()
 }
 
-fn kube_err(cluster: &str, arn: &str, what: &str, e: kube::Error) -> crate::Error {
-    let help = match &e {
-        kube::Error::Api(s) if s.code == 401 || s.code == 403 => Some(
-            "the cluster refused the caller: map your IAM identity in aws-auth or grant it an access entry, or name a `kubeconfig_context` that has access".to_string(),
-        ),
-        _ => None,
-    };
-    crate::Error::Kube { address: address(cluster, arn), message: format!("{what}: {e}"), help }
+fn map_roles(cm: &ConfigMap) -> String {
+    cm.data.as_ref().and_then(|d| d.get("mapRoles")).cloned().unwrap_or_default()
 }
 
-fn is_conflict(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 409)
+fn refuse(cluster: &str, why: &str) -> crate::Error {
+    crate::Error::user(
+        format!("kube-system/aws-auth of cluster {cluster} has a mapRoles that cannot be parsed ({why}); refusing to write it"),
+        "a malformed aws-auth locks nodes and users out of the cluster: fix mapRoles by hand (kubectl edit -n kube-system configmap/aws-auth) or restore a backup from .provision/backups, then plan again",
+    )
 }
 
 #[async_trait]
-impl Kind for EksAwsAuthRole {
-    fn kind(&self) -> &'static str {
-        "eks_aws_auth_role"
+impl Resource for EksAwsAuthRole {
+    type State = State;
+
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
     }
 
-    fn attributes(&self) -> &'static [&'static str] {
-        &["role_arn", "username"]
-    }
-
-    fn check(&self, props: &Value) -> Result<(), PropError> {
-        let p: Props = parse_as(props)?;
-        if !super::is_interpolated(&p.role_arn) && !p.role_arn.contains(":role/") {
-            return Err(PropError {
-                path: vec![PathSeg::Key("role_arn".into())],
-                message: format!("`{}` is not an IAM role ARN", p.role_arn),
-                help: Some("write arn:aws:iam::ACCOUNT:role/NAME, or reference a role: ${iam_role.NAME.arn}".into()),
-            });
+    fn check(&self, props: &Value) -> Vec<PropError> {
+        match props["role_arn"].as_str() {
+            Some(arn) if !crate::stack::interp::has_refs(arn) && !arn.contains(":role/") => vec![PropError::at(
+                keys(&["role_arn"]),
+                format!("`{}` is not an IAM role ARN", crate::error::diag::excerpt(arn)),
+                "write arn:aws:iam::ACCOUNT:role/NAME, or reference a role: ${iam_role.NAME.arn}",
+            )],
+            _ => Vec::new(),
         }
-        Ok(())
     }
 
-    fn desired(&self, _ctx: &Ctx, props: &Value) -> Result<Desired> {
-        let p: Props = config(props)?;
-        let arn = strip_path(&p.role_arn);
-        let state = State {
-            mapping: render_entry("", &arn, &p.username, &p.groups),
-            cluster: p.cluster,
-            role_arn: arn.clone(),
-            username: p.username,
-            groups: p.groups,
-        };
-        Ok(Desired { name: arn, state: serde_json::to_value(state).expect("serialisable"), options: json!({"kubeconfig_context": p.kubeconfig_context}) })
+    fn normalize(&self, _ctx: &Ctx, s: &mut State) {
+        s.role_arn = strip_path(&s.role_arn);
+        s.mapping = Some(render_entry("", &s.role_arn, &s.username, &s.groups));
     }
 
-    fn attrs(&self, _ctx: &Ctx, desired: &Desired, _live: Option<&Live>) -> Attrs {
+    fn attrs(&self, _ctx: &Ctx, s: &State, _live: Option<&Live<State>>) -> Attrs {
         let mut a = Attrs::new();
-        a.insert("role_arn".into(), Some(desired.name.clone()));
-        a.insert("username".into(), desired.state["username"].as_str().map(str::to_string));
+        a.insert("role_arn".into(), Some(s.role_arn.clone()));
+        a.insert("username".into(), Some(s.username.clone()));
         a
     }
 
-    /// Only the rendered entry is compared: it holds username and groups, and shows as YAML.
-    fn diff(&self, desired: &Desired, live: &Live) -> Vec<FieldChange> {
-        crate::engine::diff::fields(&json!({"mapping": desired.state["mapping"]}), &json!({"mapping": live.state["mapping"]}))
+    fn notes(&self, ctx: &Ctx, s: &State) -> Vec<String> {
+        ctx.clusters.described(&s.cluster).map(|c| c.mode_note()).into_iter().collect()
     }
 
-    fn notes_after_create(&self, desired: &Desired) -> Vec<String> {
-        let cluster = desired.state["cluster"].as_str().unwrap_or_default();
-        crate::kube::described(cluster).map(|c| c.mode_note()).into_iter().collect()
-    }
-
-    async fn read(&self, ctx: &Ctx, desired: &Desired) -> Result<Option<Live>> {
-        let s: State = config(&desired.state)?;
-        let (api, note) = configmaps(ctx, &s.cluster, desired).await?;
-        let cm = api.get_opt(NAME).await.map_err(|e| kube_err(&s.cluster, &s.role_arn, "reading kube-system/aws-auth", e))?;
-        let Some(cm) = cm else { return Ok(None) };
-        let text = cm.data.as_ref().and_then(|d| d.get("mapRoles")).cloned().unwrap_or_default();
-        let parsed = aws_auth::parse(&text).map_err(|why| refuse(&s, &why))?;
-        let found = parsed.find(&s.role_arn);
-        let entry = match found.as_slice() {
-            [] => return Ok(None),
-            [one] => (*one).clone(),
-            _ => {
-                return Err(crate::Error::Kube {
-                    address: address(&s.cluster, &s.role_arn),
-                    message: format!("aws-auth maps role {} {} times", s.role_arn, found.len()),
-                    help: Some("keep a single entry for the role (edit kube-system/aws-auth by hand), then plan again".into()),
-                })
+    /// The aws-auth of every cluster the stack names, plus every other cluster of the region that
+    /// this caller can read (an entry whose resource left the stack file may be there).
+    async fn inventory(&self, ctx: &Ctx, _reads: &Reads, wanted: &[State]) -> Result<Vec<Live<State>>> {
+        let named: BTreeSet<&str> = wanted.iter().map(|w| w.cluster.as_str()).collect();
+        let mut clusters: BTreeSet<String> = named.iter().map(|s| s.to_string()).collect();
+        let mut pages = ctx.aws.eks().list_clusters().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(p) => clusters.extend(p.clusters().iter().cloned()),
+                // Listing is only for finding what left the stack file; the named ones suffice.
+                Err(_) => break,
             }
-        };
-        let username = entry.username.clone().unwrap_or_default();
-        let state = State {
-            cluster: s.cluster.clone(),
-            role_arn: s.role_arn.clone(),
-            mapping: render_entry("", &s.role_arn, &username, &entry.groups),
-            username,
-            groups: entry.groups,
-        };
-        let mine = owned(&cm, &ctx.stack).contains(&s.role_arn);
-        Ok(Some(Live {
-            state: serde_json::to_value(state).expect("serialisable"),
-            owner: mine.then(|| ctx.stack.clone()),
-            attrs: BTreeMap::new(),
-            notes: vec![note],
-        }))
+        }
+        let mut out = Vec::new();
+        for cluster in clusters {
+            let wants: Vec<&State> = wanted.iter().filter(|w| w.cluster == cluster).collect();
+            let read = read_cluster(ctx, &cluster, &wants).await;
+            match read {
+                Ok(found) => out.extend(found),
+                Err(e) if named.contains(cluster.as_str()) => return Err(e),
+                // A cluster the stack does not name and this caller cannot read holds nothing of it
+                // that this run could change anyway.
+                Err(_) => {}
+            }
+        }
+        Ok(out)
     }
 
-    async fn create(&self, ctx: &Ctx, desired: &Desired) -> Result<BTreeMap<String, String>> {
-        upsert(ctx, desired).await?;
+    async fn create(&self, op: &Op<'_>, s: &State) -> Result<BTreeMap<String, String>> {
+        upsert(op, s).await?;
         Ok(BTreeMap::new())
     }
 
-    async fn update(&self, ctx: &Ctx, desired: &Desired, _live: &Live, _changes: &[FieldChange]) -> Result<()> {
-        upsert(ctx, desired).await
+    async fn update(&self, op: &Op<'_>, s: &State, _live: &Live<State>) -> Result<()> {
+        upsert(op, s).await
     }
 
-    async fn delete(&self, ctx: &Ctx, desired: &Desired, _live: &Live) -> Result<()> {
-        let s: State = config(&desired.state)?;
-        rewrite(ctx, desired, |cm, roles| {
-            let mut mine = owned(cm, &ctx.stack);
-            if !mine.remove(&s.role_arn) {
+    async fn delete(&self, op: &Op<'_>, live: &Live<State>, desired: Option<&State>) -> Result<()> {
+        let s = &live.state;
+        let context = desired.and_then(|d| d.kubeconfig_context.clone());
+        rewrite(op, &s.cluster, context.as_deref(), |cm, roles| {
+            let mut mine = owned_by(cm, &op.stack);
+            if mine.remove(&s.role_arn).is_none() {
                 // Not (or no longer) ours: leave the entry alone.
                 return Ok(None);
             }
@@ -204,92 +189,132 @@ impl Kind for EksAwsAuthRole {
     }
 }
 
-fn refuse(s: &State, why: &str) -> crate::Error {
-    crate::Error::Kube {
-        address: address(&s.cluster, &s.role_arn),
-        message: format!("kube-system/aws-auth has a mapRoles that cannot be parsed ({why}); refusing to write it"),
-        help: Some("a malformed aws-auth locks nodes and users out of the cluster: fix mapRoles by hand (kubectl edit -n kube-system configmap/aws-auth) or restore a backup from .provision/backups, then plan again".into()),
-    }
+async fn configmaps(ctx: &Ctx, info: &Cluster, context: Option<&str>) -> Result<Api<ConfigMap>> {
+    let client = crate::kube::client(&ctx.aws, &ctx.region, info, context).await?;
+    Ok(Api::namespaced(client, NAMESPACE))
 }
 
-async fn configmaps(ctx: &Ctx, cluster: &str, desired: &Desired) -> Result<(Api<ConfigMap>, String)> {
-    let info = crate::kube::describe(ctx, cluster).await?;
+async fn read_cluster(ctx: &Ctx, cluster: &str, wants: &[&State]) -> Result<Vec<Live<State>>> {
+    let info = ctx.clusters.describe(&ctx.aws, &ctx.region, cluster).await?;
     if !info.uses_config_map() {
+        if wants.is_empty() {
+            return Ok(Vec::new());
+        }
         return Err(crate::Error::user(
             format!("cluster {cluster} uses authentication mode {}: it ignores the aws-auth ConfigMap", info.authentication_mode),
             "grant the role access with an `eks_access_entry` instead, or switch the cluster to API_AND_CONFIG_MAP",
         ));
     }
-    let context = desired.options["kubeconfig_context"].as_str();
-    let client = crate::kube::client(ctx, cluster, context).await?;
-    Ok((Api::namespaced(client, NAMESPACE), info.mode_note()))
+    let context = wants.iter().find_map(|w| w.kubeconfig_context.as_deref());
+    let api = configmaps(ctx, &info, context).await?;
+    let Some(cm) = api.get_opt(NAME).await.map_err(|e| crate::kube::error("GET kube-system/aws-auth", e))? else { return Ok(Vec::new()) };
+    let parsed = aws_auth::parse(&map_roles(&cm)).map_err(|why| refuse(cluster, &why))?;
+    let owners = owners(&cm);
+    let wanted: BTreeSet<&str> = wants.iter().map(|w| w.role_arn.as_str()).collect();
+    let mut roles: BTreeSet<String> = wanted.iter().map(|s| s.to_string()).collect();
+    roles.extend(owners.iter().filter(|(_, (s, _))| *s == ctx.stack).map(|(arn, _)| arn.clone()));
+    let mut out = Vec::new();
+    for role in roles {
+        let found = parsed.find(&role);
+        let entry = match found.as_slice() {
+            [] => continue,
+            [one] => (*one).clone(),
+            _ => {
+                return Err(crate::Error::user(
+                    format!("aws-auth of cluster {cluster} maps role {role} {} times", found.len()),
+                    "keep a single entry for the role (edit kube-system/aws-auth by hand), then plan again",
+                ))
+            }
+        };
+        let username = entry.username.clone().unwrap_or_default();
+        let state = State {
+            cluster: cluster.to_string(),
+            role_arn: role.clone(),
+            mapping: Some(render_entry("", &role, &username, &entry.groups)),
+            username,
+            groups: entry.groups,
+            kubeconfig_context: None,
+        };
+        let mut live = Live::new(state).note(info.mode_note());
+        if let Some((stack, address)) = owners.get(&role) {
+            live.owner = Some(stack.clone());
+            live.address = address.clone();
+        }
+        out.push(live);
+    }
+    Ok(out)
 }
 
-async fn upsert(ctx: &Ctx, desired: &Desired) -> Result<()> {
-    let s: State = config(&desired.state)?;
-    rewrite(ctx, desired, |cm, roles| {
-        let mut mine = owned(cm, &ctx.stack);
-        mine.insert(s.role_arn.clone());
+async fn upsert(op: &Op<'_>, s: &State) -> Result<()> {
+    rewrite(op, &s.cluster, s.kubeconfig_context.as_deref(), |cm, roles| {
+        let mut mine = owned_by(cm, &op.stack);
+        mine.insert(s.role_arn.clone(), Some(op.address.to_string()));
         Ok(Some((roles.upsert(&s.role_arn, &s.username, &s.groups), mine)))
     })
     .await
 }
 
+type Change = Option<(String, BTreeMap<String, Option<String>>)>;
+
 /// The read-modify-write loop. `change` gets the current ConfigMap and its parsed mapRoles and
-/// returns the new mapRoles text and the new set of owned roles, or `None` for "nothing to do".
-async fn rewrite<F>(ctx: &Ctx, desired: &Desired, change: F) -> Result<()>
+/// returns the new mapRoles text and this stack's new record, or `None` for "nothing to do".
+async fn rewrite<F>(op: &Op<'_>, cluster: &str, context: Option<&str>, change: F) -> Result<()>
 where
-    F: Fn(&ConfigMap, &aws_auth::MapRoles) -> Result<Option<(String, BTreeSet<String>)>> + Send + Sync,
+    F: Fn(&ConfigMap, &aws_auth::MapRoles) -> Result<Change> + Send + Sync,
 {
-    let s: State = config(&desired.state)?;
-    let (api, _) = configmaps(ctx, &s.cluster, desired).await?;
-    let err = |what: &str, e: kube::Error| kube_err(&s.cluster, &s.role_arn, what, e);
+    let info = op.clusters.describe(&op.aws, &op.region, cluster).await?;
+    let api = configmaps(op, &info, context).await?;
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
+            op.status.set(format!("kube-system/aws-auth changed under us; attempt {} of {ATTEMPTS}", attempt + 1));
             tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt) + fastrand::u64(0..100))).await;
         }
-        let current = api.get_opt(NAME).await.map_err(|e| err("reading kube-system/aws-auth", e))?;
+        let current = api.get_opt(NAME).await.map_err(|e| crate::kube::error("GET kube-system/aws-auth", e))?;
         let exists = current.is_some();
         let cm = current.unwrap_or_else(|| ConfigMap {
             metadata: ObjectMeta { name: Some(NAME.into()), namespace: Some(NAMESPACE.into()), ..Default::default() },
             ..Default::default()
         });
-        let text = cm.data.as_ref().and_then(|d| d.get("mapRoles")).cloned().unwrap_or_default();
-        let roles = aws_auth::parse(&text).map_err(|why| refuse(&s, &why))?;
+        let text = map_roles(&cm);
+        let roles = aws_auth::parse(&text).map_err(|why| refuse(cluster, &why))?;
         let Some((new_text, mine)) = change(&cm, &roles)? else { return Ok(()) };
-        if new_text == text && mine == owned(&cm, &ctx.stack) {
+        if new_text == text && mine == owned_by(&cm, &op.stack) {
             return Ok(());
         }
         let mut next = cm.clone();
         next.data.get_or_insert_with(Default::default).insert("mapRoles".into(), new_text);
         let annotations = next.metadata.annotations.get_or_insert_with(Default::default);
         if mine.is_empty() {
-            annotations.remove(&owner_annotation(&ctx.stack));
+            annotations.remove(&annotation(&op.stack));
         } else {
-            annotations.insert(owner_annotation(&ctx.stack), serde_json::to_string(&mine).expect("strings serialise"));
+            let record: BTreeMap<&String, Value> = mine.iter().map(|(k, v)| (k, v.clone().map(Value::String).unwrap_or(Value::Null))).collect();
+            annotations.insert(annotation(&op.stack), serde_json::to_string(&record).expect("strings serialise"));
         }
         let result = if exists {
-            backup(ctx, &s.cluster, &cm)?;
+            backup(&op.backup_dir, cluster, &cm)?;
             api.replace(NAME, &PostParams::default(), &next).await
         } else {
             api.create(&PostParams::default(), &next).await
         };
         match result {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                op.status.clear();
+                return Ok(());
+            }
             // Someone wrote in between (409 Conflict, or AlreadyExists for a create): start over.
-            Err(e) if is_conflict(&e) => continue,
-            Err(e) => return Err(err("writing kube-system/aws-auth", e)),
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => return Err(crate::kube::error("PUT kube-system/aws-auth", e)),
         }
     }
-    Err(crate::Error::Kube {
-        address: address(&s.cluster, &s.role_arn),
-        message: format!("kube-system/aws-auth changed under every one of {ATTEMPTS} attempts to update it"),
-        help: Some("something else is rewriting aws-auth continuously; find it, then apply again".into()),
-    })
+    Err(crate::Error::user(
+        format!("kube-system/aws-auth of cluster {cluster} changed under every one of {ATTEMPTS} attempts to update it"),
+        "something else is rewriting aws-auth continuously; find it, then apply again",
+    ))
 }
 
-/// Save the ConfigMap as it was before our write, and say where.
-fn backup(ctx: &Ctx, cluster: &str, cm: &ConfigMap) -> Result<()> {
+/// Save the ConfigMap as it was before our write (owner-only permissions: it lists every role
+/// with access to the cluster), keep the last `BACKUPS_KEPT`, and say where.
+fn backup(dir: &Path, cluster: &str, cm: &ConfigMap) -> Result<()> {
     let now = time::OffsetDateTime::now_utc();
     let stamp = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}.{:03}Z",
@@ -301,15 +326,22 @@ fn backup(ctx: &Ctx, cluster: &str, cm: &ConfigMap) -> Result<()> {
         now.second(),
         now.millisecond()
     );
-    let path = ctx.backup_dir.join(format!("aws-auth-{cluster}-{stamp}.json"));
+    let prefix = format!("aws-auth-{cluster}-");
+    let path = dir.join(format!("{prefix}{stamp}.json"));
     let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(&ctx.backup_dir)?;
-        std::fs::write(&path, serde_json::to_string_pretty(cm).unwrap_or_default())
+        crate::files::private_dir(dir)?;
+        crate::files::write_private(&path, serde_json::to_string_pretty(cm).unwrap_or_default().as_bytes())?;
+        let mut old: Vec<_> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix))).collect();
+        old.sort();
+        for p in old.iter().take(old.len().saturating_sub(BACKUPS_KEPT)) {
+            std::fs::remove_file(p)?;
+        }
+        Ok(())
     };
     write().map_err(|e| {
         crate::Error::user(
             format!("cannot save a backup of kube-system/aws-auth to {}: {e}; not writing without one", path.display()),
-            "make the directory writable (it is .provision/backups under the current directory)",
+            format!("make {} writable", dir.display()),
         )
     })?;
     println!("backup of kube-system/aws-auth (cluster {cluster}) saved to {}", path.display());

@@ -1,300 +1,237 @@
 //! `sns_topic`: the approval topic and its subscriptions.
 //!
-//! A subscription waiting for its e-mail confirmation counts as present (it is not drift, and it
-//! never blocks destroy); the plan shows it as a note.
-//!
-//! ```yaml
-//! sns_topic.approval:
-//!   name: eks-devops-topic1
-//!   display_name: eks-devops-topic1
-//!   subscriptions:
-//!     - { protocol: email, endpoint: "${var.approval_email}" }
-//! ```
+//! An e-mail subscription waiting for confirmation counts as present when the stack declares it.
+//! One the stack no longer declares cannot be removed yet (AWS gives it no ARN until it is
+//! confirmed, and drops it unconfirmed after three days): the plan says so, it is not a change.
 
-use super::{config, owned_tags, parse_as, tag_delta, Attrs, Desired, Kind, Live, PropError};
-use crate::aws;
-use crate::engine::diff::FieldChange;
-use crate::engine::Ctx;
-use crate::error::Result;
-use crate::stack::node::PathSeg;
+use crate::aws::{self, CallResult, Reads};
+use crate::contract::schema::*;
+use crate::contract::{Attrs, Ctx, Live, Op, Resource, Tags};
+use crate::Result;
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub struct SnsTopic;
 
 const PENDING: &str = "PendingConfirmation";
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Props {
-    name: String,
-    #[serde(default)]
-    display_name: Option<String>,
-    /// Extra topic attributes; only the keys given are compared.
-    #[serde(default)]
-    attributes: BTreeMap<String, String>,
-    #[serde(default)]
-    subscriptions: Vec<Subscription>,
-    #[serde(default)]
-    tags: BTreeMap<String, String>,
-}
+const SUBSCRIPTION: &[Field] = &[
+    field("protocol", Ty::Enum(&["email", "email-json", "http", "https", "sqs", "lambda", "sms", "firehose", "application"]), "how to deliver").required(),
+    field("endpoint", STRING, "where to deliver (an e-mail address, a URL, an ARN)").required(),
+];
+
+pub static SCHEMA: Schema = Schema {
+    kind: "sns_topic",
+    summary: "An SNS topic with its subscriptions: the approval notifications.",
+    notes: "Subscriptions are kept exactly. An e-mail subscription awaiting confirmation counts as present and is shown as a note; one removed from the stack while still pending cannot be deleted (AWS drops it after three days) and is not a change.",
+    fields: &[
+        field("name", text_matching(1, 256, Pattern { describe: "letters, digits, `-` or `_`", check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') }), "topic name")
+            .required()
+            .replace("SNS topics cannot be renamed"),
+        field("display_name", text(0, 100), "the name in notifications"),
+        field("attributes", Ty::Map(&STRING), "extra topic attributes, compared only for the keys given").default(Lit::EmptyMap),
+        field("subscriptions", Ty::Set(&Ty::Struct(SUBSCRIPTION)), "who is notified").default(Lit::EmptyList),
+        TAGS,
+    ],
+    attributes: &[attr("name", "topic name"), attr("arn", "topic ARN")],
+    identity: &["name"],
+    unique: true,
+    ownership: Ownership::Tags,
+    rank: 5,
+    not_found: &["NotFound", "NotFoundException"],
+    already_exists: &[],
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Subscription {
+pub struct Subscription {
     protocol: String,
     endpoint: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct State {
+pub struct State {
     name: String,
     display_name: Option<String>,
-    attributes: BTreeMap<String, Option<String>>,
+    attributes: BTreeMap<String, String>,
     subscriptions: Vec<Subscription>,
-    tags: BTreeMap<String, String>,
+    tags: Tags,
 }
 
-fn address(name: &str) -> String {
-    format!("sns_topic {name}")
+fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
 fn topic_arn(ctx: &Ctx, name: &str) -> String {
     ctx.arn("sns", name)
 }
 
+/// The key under which a confirmed subscription's ARN is kept in the live attributes.
+fn sub_key(s: &Subscription) -> String {
+    format!("subscription {}:{}", s.protocol, s.endpoint)
+}
+
 #[async_trait]
-impl Kind for SnsTopic {
-    fn kind(&self) -> &'static str {
-        "sns_topic"
+impl Resource for SnsTopic {
+    type State = State;
+
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
     }
 
-    fn attributes(&self) -> &'static [&'static str] {
-        &["name", "arn"]
+    fn normalize(&self, _ctx: &Ctx, s: &mut State) {
+        s.subscriptions.sort();
+        s.subscriptions.dedup();
     }
 
-    fn check(&self, props: &Value) -> Result<(), PropError> {
-        let p: Props = parse_as(props)?;
-        const PROTOCOLS: &[&str] = &["email", "email-json", "http", "https", "sqs", "lambda", "sms", "firehose", "application"];
-        for (i, s) in p.subscriptions.iter().enumerate() {
-            if !PROTOCOLS.contains(&s.protocol.as_str()) {
-                return Err(PropError {
-                    path: vec![PathSeg::Key("subscriptions".into()), PathSeg::Index(i), PathSeg::Key("protocol".into())],
-                    message: format!("unknown protocol `{}`", s.protocol),
-                    help: Some(format!("use one of: {}", PROTOCOLS.join(", "))),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn desired(&self, ctx: &Ctx, props: &Value) -> Result<Desired> {
-        let p: Props = config(props)?;
-        let mut subs = p.subscriptions.clone();
-        subs.sort();
-        subs.dedup();
-        let state = State {
-            name: p.name.clone(),
-            display_name: p.display_name,
-            attributes: p.attributes.into_iter().map(|(k, v)| (k, Some(v))).collect(),
-            subscriptions: subs,
-            tags: owned_tags(ctx, &p.tags),
-        };
-        Ok(Desired { name: p.name, state: serde_json::to_value(state).expect("serialisable"), options: Value::Null })
-    }
-
-    fn attrs(&self, ctx: &Ctx, desired: &Desired, _live: Option<&Live>) -> Attrs {
+    fn attrs(&self, ctx: &Ctx, s: &State, _live: Option<&Live<State>>) -> Attrs {
         let mut a = Attrs::new();
-        a.insert("name".into(), Some(desired.name.clone()));
-        a.insert("arn".into(), Some(topic_arn(ctx, &desired.name)));
+        a.insert("name".into(), Some(s.name.clone()));
+        a.insert("arn".into(), Some(topic_arn(ctx, &s.name)));
         a
     }
 
-    fn immutable(&self) -> &'static [(&'static str, &'static str)] {
-        &[("name", "SNS topics cannot be renamed")]
-    }
-
-    fn notes_after_create(&self, desired: &Desired) -> Vec<String> {
-        email_subscriptions(desired)
-            .map(|e| format!("a confirmation e-mail goes to {e}: approval requests reach it only once the link in it is clicked"))
+    fn notes(&self, _ctx: &Ctx, s: &State) -> Vec<String> {
+        s.subscriptions
+            .iter()
+            .filter(|x| x.protocol.starts_with("email"))
+            .map(|x| format!("a confirmation e-mail goes to {}: approval requests reach it only once the link in it is clicked", x.endpoint))
             .collect()
     }
 
-    async fn read(&self, ctx: &Ctx, desired: &Desired) -> Result<Option<Live>> {
+    async fn inventory(&self, ctx: &Ctx, reads: &Reads, wanted: &[State]) -> Result<Vec<Live<State>>> {
         let sns = ctx.aws.sns();
-        let arn = topic_arn(ctx, &desired.name);
-        let addr = address(&desired.name);
-        let attrs = match sns.get_topic_attributes().topic_arn(&arn).send().await {
-            Ok(o) => o.attributes.unwrap_or_default(),
-            Err(e) => {
-                let e = aws::error(e);
-                if e.is("NotFound") || e.is("NotFoundException") {
-                    return Ok(None);
-                }
-                return Err(e.at(addr, "GetTopicAttributes"));
-            }
-        };
-        let (tags, subs) = futures::try_join!(
-            async {
-                sns.list_tags_for_resource()
-                    .resource_arn(&arn)
-                    .send()
-                    .await
-                    .map(|o| o.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect::<BTreeMap<_, _>>())
-                    .map_err(|e| aws::error(e).at(&addr, "ListTagsForResource"))
-            },
-            list_subscriptions(ctx, &arn, &addr)
-        )?;
-        let mut notes = Vec::new();
-        for (s, sub_arn) in &subs {
-            if sub_arn == PENDING {
-                notes.push(format!(
-                    "subscription {}:{} is pending confirmation: click the link in the e-mail AWS sent (it is resent by removing and re-adding the subscription)",
-                    s.protocol, s.endpoint
-                ));
+        let owned: BTreeMap<String, Tags> = reads.tagged(&ctx.aws, "sns").await?.into_iter().map(|t| (t.arn, t.tags)).collect();
+        let wanted: BTreeMap<String, &State> = wanted.iter().map(|w| (topic_arn(ctx, &w.name), w)).collect();
+        let mut topics = BTreeSet::new();
+        let mut pages = sns.list_topics().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            topics.extend(page.op("ListTopics")?.topics().iter().filter_map(|t| t.topic_arn().map(str::to_string)));
+        }
+        let relevant: Vec<String> = topics.into_iter().filter(|a| owned.contains_key(a) || wanted.contains_key(a)).collect();
+        if relevant.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Every subscription of the account in a few pages, rather than one call per topic.
+        let mut subs: BTreeMap<String, Vec<(Subscription, String)>> = BTreeMap::new();
+        let mut pages = sns.list_subscriptions().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for s in page.op("ListSubscriptions")?.subscriptions() {
+                let sub = Subscription { protocol: s.protocol().unwrap_or_default().to_string(), endpoint: s.endpoint().unwrap_or_default().to_string() };
+                subs.entry(s.topic_arn().unwrap_or_default().to_string()).or_default().push((sub, s.subscription_arn().unwrap_or(PENDING).to_string()));
             }
         }
-        let mut list: Vec<Subscription> = subs.into_iter().map(|(s, _)| s).collect();
-        list.sort();
-        list.dedup();
-        // Only the attributes the stack names are compared.
-        let wanted: BTreeMap<String, Option<String>> = desired.state["attributes"]
-            .as_object()
-            .map(|m| m.keys().map(|k| (k.clone(), attrs.get(k).cloned())).collect())
-            .unwrap_or_default();
-        let state = State {
-            name: desired.name.clone(),
-            display_name: attrs.get("DisplayName").filter(|d| !d.is_empty()).cloned(),
-            attributes: wanted,
-            subscriptions: list,
-            tags: tags.clone(),
-        };
-        let mut live = Live::new(serde_json::to_value(state).expect("serialisable"), &tags);
-        live.notes = notes;
-        Ok(Some(live))
+        aws::reads::each(ctx.settings.read_parallelism, relevant, |arn| {
+            let (owned, w, subs) = (&owned, wanted.get(&arn).copied(), subs.get(&arn).cloned().unwrap_or_default());
+            async move {
+                let tags = match owned.get(&arn) {
+                    Some(t) => t.clone(),
+                    None => sns.list_tags_for_resource().resource_arn(&arn).send().await.op("ListTagsForResource")?.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                };
+                // Topic attributes only when the stack sets some (unset ones are not compared).
+                let attrs = match w.filter(|w| w.display_name.is_some() || !w.attributes.is_empty()) {
+                    Some(_) => sns.get_topic_attributes().topic_arn(&arn).send().await.op("GetTopicAttributes")?.attributes.unwrap_or_default(),
+                    None => Default::default(),
+                };
+                let declared: Vec<Subscription> = w.map(|w| w.subscriptions.clone()).unwrap_or_default();
+                let mut live_subs = Vec::new();
+                let mut notes = Vec::new();
+                let mut ids = BTreeMap::new();
+                for (s, sub_arn) in subs {
+                    if sub_arn != PENDING {
+                        ids.insert(sub_key(&s), sub_arn);
+                        live_subs.push(s);
+                    } else if declared.contains(&s) {
+                        notes.push(format!(
+                            "subscription {}:{} is pending confirmation: click the link in the e-mail AWS sent (it is resent by removing and re-adding the subscription)",
+                            s.protocol, s.endpoint
+                        ));
+                        live_subs.push(s);
+                    } else if w.is_some() {
+                        notes.push(format!(
+                            "subscription {}:{} is no longer in the stack but still awaits confirmation: AWS cannot delete it yet (it expires unconfirmed after three days)",
+                            s.protocol, s.endpoint
+                        ));
+                    }
+                }
+                live_subs.sort();
+                live_subs.dedup();
+                let state = State {
+                    name: arn.rsplit(':').next().unwrap_or_default().to_string(),
+                    display_name: attrs.get("DisplayName").filter(|d| !d.is_empty()).cloned(),
+                    attributes: w.map(|w| w.attributes.keys().filter_map(|k| attrs.get(k).map(|v| (k.clone(), v.clone()))).collect()).unwrap_or_default(),
+                    subscriptions: live_subs,
+                    tags,
+                };
+                let mut live = Live::new(state).attr("arn", arn.clone());
+                live.attrs.extend(ids);
+                live.notes = notes;
+                Ok(live)
+            }
+        })
+        .await
     }
 
-    async fn create(&self, ctx: &Ctx, desired: &Desired) -> Result<BTreeMap<String, String>> {
-        let s: State = config(&desired.state)?;
-        let sns = ctx.aws.sns();
-        let mut attributes: BTreeMap<String, String> = s.attributes.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect();
+    async fn create(&self, op: &Op<'_>, s: &State) -> Result<BTreeMap<String, String>> {
+        let mut attributes = s.attributes.clone();
         if let Some(d) = &s.display_name {
             attributes.insert("DisplayName".into(), d.clone());
         }
-        let out = sns
+        let out = op
+            .aws
+            .sns()
             .create_topic()
             .name(&s.name)
             .set_attributes(Some(attributes.into_iter().collect()))
-            .set_tags(Some(sdk_tags(&s.tags)?))
+            .set_tags(Some(sdk_tags(&s.tags)))
             .send()
             .await
-            .map_err(|e| aws::error(e).at(address(&s.name), "CreateTopic"))?;
-        let arn = out.topic_arn.unwrap_or_else(|| topic_arn(ctx, &s.name));
-        futures::future::try_join_all(s.subscriptions.iter().map(|sub| subscribe(ctx, &arn, &s.name, sub))).await?;
+            .op("CreateTopic")?;
+        let arn = out.topic_arn.unwrap_or_else(|| topic_arn(op, &s.name));
+        futures::future::try_join_all(s.subscriptions.iter().map(|sub| subscribe(op, &arn, sub))).await?;
         Ok(BTreeMap::from([("arn".to_string(), arn)]))
     }
 
-    async fn update(&self, ctx: &Ctx, desired: &Desired, live: &Live, changes: &[FieldChange]) -> Result<()> {
-        let s: State = config(&desired.state)?;
-        let l: State = config(&live.state)?;
-        let sns = ctx.aws.sns();
-        let arn = topic_arn(ctx, &s.name);
-        let addr = address(&s.name);
-        let changed = |f: &str| changes.iter().any(|c| c.field() == f);
-        let mut set: Vec<(String, String)> = Vec::new();
-        if changed("display_name") {
+    async fn update(&self, op: &Op<'_>, s: &State, live: &Live<State>) -> Result<()> {
+        let (sns, l) = (op.aws.sns(), &live.state);
+        let arn = topic_arn(op, &s.name);
+        let mut set: Vec<(String, String)> = s.attributes.iter().filter(|(k, v)| l.attributes.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        if s.display_name != l.display_name {
             set.push(("DisplayName".into(), s.display_name.clone().unwrap_or_default()));
         }
-        for (k, v) in &s.attributes {
-            if l.attributes.get(k) != Some(v) {
-                set.push((k.clone(), v.clone().unwrap_or_default()));
-            }
-        }
         for (k, v) in set {
-            sns.set_topic_attributes()
-                .topic_arn(&arn)
-                .attribute_name(&k)
-                .attribute_value(v)
-                .send()
-                .await
-                .map_err(|e| aws::error(e).at(&addr, "SetTopicAttributes"))?;
+            sns.set_topic_attributes().topic_arn(&arn).attribute_name(&k).attribute_value(v).send().await.op("SetTopicAttributes")?;
         }
-        if changed("subscriptions") {
-            for sub in s.subscriptions.iter().filter(|x| !l.subscriptions.contains(x)) {
-                subscribe(ctx, &arn, &s.name, sub).await?;
-            }
-            let current = list_subscriptions(ctx, &arn, &addr).await?;
-            for (sub, sub_arn) in current.iter().filter(|(x, _)| !s.subscriptions.contains(x)) {
-                if sub_arn == PENDING {
-                    // AWS gives a pending subscription no ARN, so it cannot be removed; it expires
-                    // after three days unconfirmed.
-                    continue;
-                }
-                sns.unsubscribe().subscription_arn(sub_arn).send().await.map_err(|e| aws::error(e).at(format!("{addr} ({}:{})", sub.protocol, sub.endpoint), "Unsubscribe"))?;
-            }
+        for sub in s.subscriptions.iter().filter(|x| !l.subscriptions.contains(x)) {
+            subscribe(op, &arn, sub).await?;
         }
-        if changed("tags") {
-            let (add, remove) = tag_delta(&s.tags, &l.tags);
-            if !add.is_empty() {
-                sns.tag_resource().resource_arn(&arn).set_tags(Some(sdk_tags(&add)?)).send().await.map_err(|e| aws::error(e).at(&addr, "TagResource"))?;
-            }
-            if !remove.is_empty() {
-                sns.untag_resource().resource_arn(&arn).set_tag_keys(Some(remove)).send().await.map_err(|e| aws::error(e).at(&addr, "UntagResource"))?;
+        for sub in l.subscriptions.iter().filter(|x| !s.subscriptions.contains(x)) {
+            // Only confirmed subscriptions are in the live state without being declared.
+            if let Some(sub_arn) = live.attrs.get(&sub_key(sub)) {
+                sns.unsubscribe().subscription_arn(sub_arn).send().await.op("Unsubscribe")?;
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, ctx: &Ctx, desired: &Desired, _live: &Live) -> Result<()> {
-        // Deleting the topic removes its subscriptions, pending ones included.
-        let r = ctx.aws.sns().delete_topic().topic_arn(topic_arn(ctx, &desired.name)).send().await;
-        aws::gone_ok(r, &["NotFound", "NotFoundException"], address(&desired.name), "DeleteTopic")
-    }
-}
-
-fn email_subscriptions(desired: &Desired) -> impl Iterator<Item = String> + '_ {
-    desired.state["subscriptions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["protocol"].as_str().is_some_and(|p| p.starts_with("email")))
-        .filter_map(|s| s["endpoint"].as_str().map(str::to_string))
-}
-
-fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| crate::Error::user(e.to_string(), "check the tags")))
-        .collect()
-}
-
-async fn subscribe(ctx: &Ctx, topic: &str, name: &str, sub: &Subscription) -> Result<()> {
-    ctx.aws
-        .sns()
-        .subscribe()
-        .topic_arn(topic)
-        .protocol(&sub.protocol)
-        .endpoint(&sub.endpoint)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| aws::error(e).at(format!("{} ({}:{})", address(name), sub.protocol, sub.endpoint), "Subscribe"))
-}
-
-/// (subscription, its ARN or `PendingConfirmation`).
-async fn list_subscriptions(ctx: &Ctx, topic: &str, addr: &str) -> Result<Vec<(Subscription, String)>> {
-    let mut out = Vec::new();
-    let mut pages = ctx.aws.sns().list_subscriptions_by_topic().topic_arn(topic).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws::error(e).at(addr, "ListSubscriptionsByTopic"))?;
-        for s in page.subscriptions() {
-            out.push((
-                Subscription { protocol: s.protocol().unwrap_or_default().to_string(), endpoint: s.endpoint().unwrap_or_default().to_string() },
-                s.subscription_arn().unwrap_or(PENDING).to_string(),
-            ));
+    async fn tag(&self, op: &Op<'_>, live: &Live<State>, set: &Tags, remove: &[String]) -> Result<()> {
+        let (sns, arn) = (op.aws.sns(), topic_arn(op, &live.state.name));
+        if !set.is_empty() {
+            sns.tag_resource().resource_arn(&arn).set_tags(Some(sdk_tags(set))).send().await.op("TagResource")?;
         }
+        if !remove.is_empty() {
+            sns.untag_resource().resource_arn(&arn).set_tag_keys(Some(remove.to_vec())).send().await.op("UntagResource")?;
+        }
+        Ok(())
     }
-    Ok(out)
+
+    async fn delete(&self, op: &Op<'_>, live: &Live<State>, _desired: Option<&State>) -> Result<()> {
+        // Deleting the topic removes its subscriptions, pending ones included.
+        op.aws.sns().delete_topic().topic_arn(topic_arn(op, &live.state.name)).send().await.op("DeleteTopic").map(|_| ())
+    }
+}
+
+async fn subscribe(op: &Op<'_>, topic: &str, sub: &Subscription) -> Result<()> {
+    op.aws.sns().subscribe().topic_arn(topic).protocol(&sub.protocol).endpoint(&sub.endpoint).send().await.op("Subscribe").map(|_| ())
 }

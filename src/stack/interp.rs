@@ -1,8 +1,10 @@
 //! `${...}` interpolation inside stack and policy strings.
 //!
 //! Ours: `${var.NAME}`, `${account_id}`, `${region}`, `${stack}`, `${KIND.NAME.ATTR}`.
-//! IAM's own policy variables (`${aws:username}`, `${aws:PrincipalTag/team}`) contain `:` and are
-//! left exactly as written, so policy files can use both.
+//! IAM's own policy variables are left exactly as written, so policy files can use both: those
+//! with a `:` or `/` (`${aws:username}`, `${aws:PrincipalTag/team}`) and the special characters
+//! `${*}`, `${?}`, `${$}`. `$${` is a literal `${` (e.g. a CodeBuild variable
+//! `app-$${CODEBUILD_BUILD_NUMBER}` becomes `app-${CODEBUILD_BUILD_NUMBER}`).
 
 /// A piece of an interpolated string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,8 +14,10 @@ pub enum Piece<'a> {
     Expr(&'a str, usize),
 }
 
-/// Value of an unknown attribute (e.g. the ARN of a connection not created yet); shown as is.
-pub const UNKNOWN: &str = "(known after apply)";
+/// Does this string hold a reference of ours (not an IAM variable, not an escape)?
+pub fn has_refs(s: &str) -> bool {
+    pieces(s).map(|p| p.iter().any(|x| matches!(x, Piece::Expr(..)))).unwrap_or(true)
+}
 
 /// Split a string into text and expressions. Unterminated `${` is an error (offset, message).
 pub fn pieces(s: &str) -> Result<Vec<Piece<'_>>, (usize, String)> {
@@ -21,11 +25,20 @@ pub fn pieces(s: &str) -> Result<Vec<Piece<'_>>, (usize, String)> {
     let mut rest = 0;
     let mut search = 0;
     while let Some(i) = s[search..].find("${").map(|i| i + search) {
+        if i > 0 && s.as_bytes()[i - 1] == b'$' {
+            // `$${`: drop the first `$`, keep `${` as text.
+            if i - 1 > rest {
+                out.push(Piece::Text(&s[rest..i - 1]));
+            }
+            rest = i;
+            search = i + 2;
+            continue;
+        }
         let Some(end) = s[i..].find('}').map(|e| e + i) else {
-            return Err((i, "unterminated `${`: expected a closing `}`".into()));
+            return Err((i, "unterminated `${`: expected a closing `}` (write `$${` for a literal `${`)".into()));
         };
         let expr = &s[i + 2..end];
-        if expr.contains(':') || expr.contains('/') {
+        if expr.contains(':') || expr.contains('/') || matches!(expr, "*" | "?" | "$") {
             // An IAM policy variable: leave it in the text.
             search = end + 1;
             continue;
@@ -57,8 +70,9 @@ pub enum Ref {
 pub fn parse_ref(expr: &str) -> Result<Ref, String> {
     let parts: Vec<&str> = expr.split('.').collect();
     let ident = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let shown = crate::error::diag::excerpt(expr);
     if !parts.iter().all(|p| ident(p)) {
-        return Err(format!("`${{{expr}}}` is not a valid reference"));
+        return Err(format!("`${{{shown}}}` is not a valid reference"));
     }
     match parts.as_slice() {
         ["account_id"] => Ok(Ref::AccountId),
@@ -67,7 +81,7 @@ pub fn parse_ref(expr: &str) -> Result<Ref, String> {
         ["var", name] => Ok(Ref::Var(name.to_string())),
         [kind, name, attr] => Ok(Ref::Attr { kind: kind.to_string(), name: name.to_string(), attr: attr.to_string() }),
         _ => Err(format!(
-            "`${{{expr}}}` is not a valid reference: expected `var.NAME`, `account_id`, `region`, `stack` or `KIND.NAME.ATTRIBUTE`"
+            "`${{{shown}}}` is not a valid reference: expected `var.NAME`, `account_id`, `region`, `stack` or `KIND.NAME.ATTRIBUTE` (write `$${{` for a literal `${{`)"
         )),
     }
 }
@@ -89,6 +103,15 @@ mod tests {
                 Piece::Text("/${aws:username}"),
             ]
         );
+    }
+
+    #[test]
+    fn iam_special_characters_and_escapes_are_text() {
+        assert_eq!(pieces("arn:aws:s3:::b/${*}/${?}/${$}").unwrap(), vec![Piece::Text("arn:aws:s3:::b/${*}/${?}/${$}")]);
+        let p = pieces("app-$${CODEBUILD_BUILD_NUMBER}-${var.x}").unwrap();
+        assert_eq!(p, vec![Piece::Text("app-"), Piece::Text("${CODEBUILD_BUILD_NUMBER}-"), Piece::Expr("var.x", 31)]);
+        assert!(!has_refs("app-$${X}"));
+        assert!(has_refs("${var.x}"));
     }
 
     #[test]

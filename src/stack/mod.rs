@@ -1,4 +1,7 @@
-//! The stack language: model, loading (YAML + included policy JSON) and validation.
+//! The stack language: `load` reads the YAML file and the policy files it includes (inside the
+//! project only) into a positioned tree; `validate` checks it against each kind's field table and
+//! relates the resources (references, names, cycles). Both report every problem found with
+//! file:line:col and a `help:` line.
 //!
 //! ```yaml
 //! stack: eks-devops
@@ -10,57 +13,56 @@
 //!     trust_policy: { file: policies/kubectl-trust.json }
 //! ```
 
-pub mod diag;
 pub mod interp;
 pub mod load;
 pub mod node;
+pub mod source;
 pub mod validate;
 
+use crate::contract::{Address, Settings};
+use crate::error::Loc;
 use node::{Node, Pos};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::PathBuf;
 
-pub use load::load;
+pub use load::{load, Parsed};
+pub use validate::{validate, VarOverride};
 
-/// `<kind>.<name>`, e.g. `iam_role.kubectl`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub struct Address {
-    pub kind: String,
-    pub name: String,
+/// Where a variable's value came from (the plan shows it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarSource {
+    File,
+    /// `--var NAME=VALUE`
+    Flag,
+    /// `PROVISION_VAR_<NAME>`
+    Env,
 }
 
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.kind, self.name)
+impl std::fmt::Display for VarSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            VarSource::File => "stack file",
+            VarSource::Flag => "--var",
+            VarSource::Env => "environment",
+        })
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct Settings {
-    /// How long to retry errors caused by IAM's eventual consistency (a role just created is not yet
-    /// assumable by CodeBuild / CodePipeline).
-    pub iam_propagation_timeout: std::time::Duration,
-    /// Upper bound on concurrent AWS operations.
-    pub parallelism: usize,
+pub struct Var {
+    /// May refer to other variables, `${account_id}`, `${region}` and `${stack}`.
+    pub value: String,
+    pub source: VarSource,
+    pub pos: Pos,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings { iam_propagation_timeout: std::time::Duration::from_secs(120), parallelism: 8 }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Stack {
-    pub name: String,
-    /// Files the stack was read from: `files[0]` is the stack file, the rest are included policies.
-    pub files: Vec<PathBuf>,
-    pub region: Option<String>,
-    pub vars: BTreeMap<String, String>,
-    pub settings: Settings,
-    /// In file order.
-    pub resources: Vec<Resource>,
+/// `lifecycle:` of a resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Guards {
+    /// Any plan that would delete or replace it fails.
+    pub protect: bool,
+    /// Fields read and shown but never diffed (top-level field names).
+    pub ignore_changes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +73,26 @@ pub struct Resource {
     pub props: Node,
     /// Resources this one references.
     pub deps: BTreeSet<Address>,
+    pub guards: Guards,
+    /// `checks: { ignore: { RULE: reason } }`: lint findings the user has accepted, with why.
+    pub lint_ignore: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub name: String,
+    /// Files the stack was read from: `files[0]` is the stack file, the rest are included policies.
+    pub files: Vec<PathBuf>,
+    /// Their text (for located errors found later, after `${}` resolution).
+    pub texts: Vec<String>,
+    /// Digest of every file read: a saved plan is only applied to the stack it was made from.
+    pub digest: String,
+    /// The region the stack is pinned to, if it is.
+    pub region: Option<String>,
+    pub vars: BTreeMap<String, Var>,
+    pub settings: Settings,
+    /// In file order.
+    pub resources: Vec<Resource>,
 }
 
 impl Stack {
@@ -78,7 +100,12 @@ impl Stack {
         self.resources.iter().find(|r| &r.address == address)
     }
 
-    pub fn loc(&self, pos: Pos) -> diag::Loc {
-        diag::Loc::new(&self.files[pos.file as usize], pos.line, pos.col)
+    pub fn loc(&self, pos: Pos) -> Loc {
+        Loc::new(&self.files[pos.file as usize], pos.line, pos.col)
+    }
+
+    /// A located problem found after loading (e.g. in a value once its references resolved).
+    pub fn diagnostic(&self, pos: Pos, message: impl Into<String>, help: impl Into<String>) -> crate::error::Diagnostic {
+        crate::error::Diagnostic::in_text(&self.texts[pos.file as usize], self.loc(pos), message).help(help)
     }
 }

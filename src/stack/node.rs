@@ -2,6 +2,7 @@
 //! long after parsing (a wrong type deep inside a CodeBuild environment, a dangling reference inside a
 //! policy file) still points at file:line:col.
 
+use crate::contract::PathSeg;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_saphyr::Spanned;
@@ -123,6 +124,19 @@ impl Node {
         }
     }
 
+    /// The node at `path`, if there is one.
+    pub fn at(&self, path: &[PathSeg]) -> Option<&Node> {
+        let mut n = self;
+        for seg in path {
+            n = match (seg, &n.value) {
+                (PathSeg::Key(k), NodeValue::Map(m)) => &m.iter().find(|(key, _)| &key.name == k)?.1,
+                (PathSeg::Index(i), NodeValue::Seq(s)) => s.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(n)
+    }
+
     /// Every string in the tree with its position (for reference scanning).
     pub fn strings<'a>(&'a self, out: &mut Vec<(&'a str, Pos)>) {
         match &self.value {
@@ -132,25 +146,6 @@ impl Node {
             _ => {}
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathSeg {
-    Key(String),
-    Index(usize),
-}
-
-/// Convert a `serde_path_to_error` path into our segments.
-pub fn path_segments(path: &serde_path_to_error::Path) -> Vec<PathSeg> {
-    use serde_path_to_error::Segment;
-    path.iter()
-        .filter_map(|s| match s {
-            Segment::Map { key } => Some(PathSeg::Key(key.clone())),
-            Segment::Seq { index } => Some(PathSeg::Index(*index)),
-            Segment::Enum { variant } => Some(PathSeg::Key(variant.clone())),
-            Segment::Unknown => None,
-        })
-        .collect()
 }
 
 impl<'de> Deserialize<'de> for Node {

@@ -34,14 +34,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(loc: Loc, message: impl Into<String>) -> Self {
-        let line_text = std::fs::read_to_string(&loc.file)
-            .ok()
-            .and_then(|t| t.lines().nth(loc.line as usize - 1).map(str::to_string));
-        Diagnostic { message: message.into(), loc, line_text, help: None }
-    }
-
-    /// Like `new`, but with the source text at hand (no file read).
+    /// A problem at `loc`, with the text of the file it is in (for the snippet).
     pub fn in_text(text: &str, loc: Loc, message: impl Into<String>) -> Self {
         let line_text = text.lines().nth(loc.line as usize - 1).map(str::to_string);
         Diagnostic { message: message.into(), loc, line_text, help: None }
@@ -59,14 +52,12 @@ impl fmt::Display for Diagnostic {
         let gutter = self.loc.line.to_string().len();
         writeln!(f, "{:gutter$}--> {}", "", self.loc)?;
         if let Some(text) = &self.line_text {
+            // A long line (a minified file, a huge value) shows only a window around the column.
+            let (shown, col) = window(text, self.loc.col as usize);
             writeln!(f, "{:gutter$} |", "")?;
-            writeln!(f, "{} | {}", self.loc.line, text)?;
+            writeln!(f, "{} | {}", self.loc.line, shown)?;
             // Columns count characters; keep tabs so the caret lines up.
-            let pad: String = text
-                .chars()
-                .take(self.loc.col as usize - 1)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
+            let pad: String = shown.chars().take(col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             writeln!(f, "{:gutter$} | {}^", "", pad)?;
         }
         if let Some(help) = &self.help {
@@ -74,6 +65,30 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+const WINDOW: usize = 100;
+
+/// At most `WINDOW` characters of `line` around column `col` (1-based), and the column in it.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let n = line.chars().count();
+    if n <= WINDOW {
+        return (line.to_string(), col);
+    }
+    let start = col.saturating_sub(WINDOW / 2 + 1).min(n - WINDOW);
+    let body: String = line.chars().skip(start).take(WINDOW).collect();
+    let (head, tail) = (if start > 0 { "…" } else { "" }, if start + WINDOW < n { "…" } else { "" });
+    (format!("{head}{body}{tail}"), col - start + head.chars().count())
+}
+
+/// A value quoted in a message: at most 60 characters of it.
+pub fn excerpt(s: &str) -> String {
+    const MAX: usize = 60;
+    let mut out: String = s.chars().take(MAX).collect();
+    if s.chars().count() > MAX {
+        out.push_str(&format!("… ({} characters)", s.chars().count()));
+    }
+    out
 }
 
 /// One or more problems found in the input; all are reported, not just the first.

@@ -2,9 +2,11 @@
 //!
 //! `canonical` rewrites a document into one normal form: statements as a sorted, de-duplicated
 //! list; `Action`/`Resource`/principal/condition values as sorted, de-duplicated lists (IAM treats
-//! `"x"` and `["x"]` alike); an empty `Sid` dropped; a bare account id principal spelled as IAM
-//! stores it (`arn:aws:iam::ID:root`). Keys are ordered by `serde_json`'s map. Two documents are
-//! equal when their canonical forms are.
+//! `"x"` and `["x"]` alike); action names and condition key names in lower case (IAM matches them
+//! without case); an empty `Sid` dropped; a bare account id principal spelled as IAM stores it
+//! (`arn:aws:iam::ID:root`); `"Principal": "*"` as `{"AWS": ["*"]}`. Keys are sorted. Two documents
+//! are equal when their canonical forms are. Documents are sent to IAM as the user wrote them, so
+//! what IAM returns reads like the stack.
 
 use serde_json::{Map, Value};
 
@@ -49,7 +51,10 @@ fn statement(s: &Value) -> Value {
     for (k, v) in map {
         match k.as_str() {
             "Sid" if v.as_str() == Some("") => {}
-            "Action" | "NotAction" | "Resource" | "NotResource" => {
+            "Action" | "NotAction" => {
+                out.insert(k.clone(), lowercase(string_set(v)));
+            }
+            "Resource" | "NotResource" => {
                 out.insert(k.clone(), string_set(v));
             }
             "Principal" | "NotPrincipal" => {
@@ -68,6 +73,7 @@ fn statement(s: &Value) -> Value {
 
 fn principal(v: &Value) -> Value {
     match v {
+        Value::String(s) if s == "*" => principal(&serde_json::json!({"AWS": "*"})),
         Value::Object(m) => sort_keys(
             m.iter()
                 .map(|(k, v)| {
@@ -102,7 +108,7 @@ fn condition(v: &Value) -> Value {
             ops.iter()
                 .map(|(op, keys)| {
                     let keys = match keys {
-                        Value::Object(km) => sort_keys(km.iter().map(|(k, v)| (k.clone(), string_set(v))).collect()),
+                        Value::Object(km) => sort_keys(km.iter().map(|(k, v)| (k.to_ascii_lowercase(), string_set(v))).collect()),
                         other => other.clone(),
                     };
                     (op.clone(), keys)
@@ -131,6 +137,11 @@ fn scalar_text(v: &Value) -> Value {
     }
 }
 
+fn lowercase(v: Value) -> Value {
+    let Value::Array(a) = v else { return v };
+    sorted_unique_value(a.into_iter().map(|x| x.as_str().map(|s| Value::String(s.to_ascii_lowercase())).unwrap_or(x)).collect())
+}
+
 fn sorted_unique_value(items: Vec<Value>) -> Value {
     Value::Array(sorted_unique(items))
 }
@@ -141,9 +152,13 @@ fn sorted_unique(mut items: Vec<Value>) -> Vec<Value> {
     items
 }
 
-/// The canonical document as the compact JSON IAM expects in API calls.
-pub fn to_api_string(doc: &Value) -> String {
-    doc.to_string()
+/// Shape rules IAM enforces before anything else.
+pub fn check(doc: &Value) -> Result<(), String> {
+    match doc.get("Statement") {
+        None => Err("the policy document has no `Statement`".into()),
+        Some(Value::Array(_) | Value::Object(_)) => Ok(()),
+        Some(_) => Err("`Statement` must be a statement or a list of statements".into()),
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +190,15 @@ mod tests {
     fn empty_sid_and_account_id_principal_match_iam_storage() {
         let a = json!({"Statement":[{"Sid":"","Effect":"Allow","Principal":{"AWS":"180789647333"},"Action":"sts:AssumeRole"}]});
         let b = json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::180789647333:root"},"Action":"sts:AssumeRole"}]});
+        assert!(eq(&a, &b));
+    }
+
+    #[test]
+    fn action_and_condition_key_case_and_star_principal_spellings_are_equal() {
+        let a = json!({"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:getobject","Resource":"*",
+            "Condition":{"StringEquals":{"aws:SourceAccount":"1"}}}]});
+        let b = json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":["s3:GetObject"],"Resource":"*",
+            "Condition":{"StringEquals":{"aws:sourceaccount":["1"]}}}]});
         assert!(eq(&a, &b));
     }
 

@@ -1,0 +1,101 @@
+//! Account-wide listings shared by every kind for one run: what carries the stack's tag (one
+//! paged Resource Groups Tagging API call for all regional services), and IAM's whole
+//! authorisation picture (roles with tags, inline and attached policies; customer-managed
+//! policies with versions) in a few `GetAccountAuthorizationDetails` pages. The Tagging API does
+//! not cover IAM, hence the second. Each is read at most once per `Reads`, i.e. per plan.
+
+use super::{Aws, CallResult};
+use crate::contract::{Tags, OWNER_TAG};
+use aws_sdk_iam::types::{EntityType, ManagedPolicyDetail, RoleDetail};
+use aws_sdk_resourcegroupstagging::types::TagFilter;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use std::future::Future;
+use tokio::sync::OnceCell;
+
+/// A resource carrying the stack's tag, as the Tagging API reports it.
+#[derive(Debug, Clone)]
+pub struct Tagged {
+    pub arn: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Default)]
+pub struct IamDetails {
+    pub roles: Vec<RoleDetail>,
+    /// Customer-managed policies only.
+    pub policies: Vec<ManagedPolicyDetail>,
+}
+
+pub struct Reads {
+    stack: String,
+    tagged: OnceCell<Vec<Tagged>>,
+    iam: OnceCell<IamDetails>,
+}
+
+impl Reads {
+    pub fn new(stack: &str) -> Self {
+        Reads { stack: stack.to_string(), tagged: OnceCell::new(), iam: OnceCell::new() }
+    }
+
+    /// Everything in the region carrying `provision:stack=<stack>` whose ARN is of `service`
+    /// (`ecr`, `s3`, `sns`, `codebuild`, ...).
+    pub async fn tagged(&self, aws: &Aws, service: &str) -> crate::Result<Vec<Tagged>> {
+        let all = self
+            .tagged
+            .get_or_try_init(|| async {
+                let filter = TagFilter::builder().key(OWNER_TAG).values(&self.stack).build();
+                let pages: Vec<_> = aws
+                    .tagging()
+                    .get_resources()
+                    .tag_filters(filter)
+                    .resources_per_page(100)
+                    .into_paginator()
+                    .send()
+                    .collect()
+                    .await;
+                let mut out = Vec::new();
+                for page in pages {
+                    for m in page.op("GetResources")?.resource_tag_mapping_list() {
+                        let tags = m.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                        out.push(Tagged { arn: m.resource_arn().unwrap_or_default().to_string(), tags });
+                    }
+                }
+                Ok::<_, crate::Error>(out)
+            })
+            .await?;
+        let prefix = format!(":{service}:");
+        Ok(all.iter().filter(|t| t.arn.split(':').nth(2).map(|s| format!(":{s}:")) == Some(prefix.clone())).cloned().collect())
+    }
+
+    pub async fn iam(&self, aws: &Aws) -> crate::Result<&IamDetails> {
+        self.iam
+            .get_or_try_init(|| async {
+                let pages: Vec<_> = aws
+                    .iam()
+                    .get_account_authorization_details()
+                    .filter(EntityType::Role)
+                    .filter(EntityType::LocalManagedPolicy)
+                    .into_paginator()
+                    .send()
+                    .collect()
+                    .await;
+                let mut d = IamDetails::default();
+                for page in pages {
+                    let page = page.op("GetAccountAuthorizationDetails")?;
+                    d.roles.extend(page.role_detail_list().iter().cloned());
+                    d.policies.extend(page.policies().iter().cloned());
+                }
+                Ok::<_, crate::Error>(d)
+            })
+            .await
+    }
+}
+
+/// Run `f` over `items`, at most `limit` at a time, keeping their order; the first error wins.
+pub async fn each<T, U, F, Fut>(limit: usize, items: impl IntoIterator<Item = T>, f: F) -> crate::Result<Vec<U>>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = crate::Result<U>>,
+{
+    stream::iter(items.into_iter().map(f)).buffered(limit.max(1)).try_collect().await
+}

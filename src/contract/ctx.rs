@@ -1,0 +1,98 @@
+//! Where an operation runs: the account, region and stack, the AWS clients, the settings, and
+//! the per-run caches (nothing process-wide).
+
+use super::observer::Status;
+use super::state::Address;
+use crate::aws::{retry, Aws, AwsError};
+use crate::kube::Clusters;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long to retry errors caused by IAM's eventual consistency (a role just created is not yet
+    /// assumable by CodeBuild / CodePipeline).
+    pub iam_propagation_timeout: Duration,
+    /// Upper bound on concurrent changes.
+    pub parallelism: usize,
+    /// Upper bound on concurrent reads (plans read in batches, many at once).
+    pub read_parallelism: usize,
+    /// Time to establish a connection to an endpoint.
+    pub connect_timeout: Duration,
+    /// Time for one attempt of one AWS call, retries excluded.
+    pub attempt_timeout: Duration,
+    /// Time for one AWS call, all its retries included.
+    pub call_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            iam_propagation_timeout: Duration::from_secs(120),
+            parallelism: 8,
+            read_parallelism: 32,
+            connect_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(30),
+            call_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+pub struct Ctx {
+    pub aws: Arc<Aws>,
+    /// The stack name: the value of the ownership tag.
+    pub stack: String,
+    pub account_id: String,
+    pub region: String,
+    pub partition: String,
+    pub settings: Settings,
+    /// Where backups of edited shared objects (aws-auth) are written.
+    pub backup_dir: PathBuf,
+    /// EKS clusters described in this run.
+    pub clusters: Clusters,
+}
+
+impl Ctx {
+    /// `arn:aws:iam::<account>:<rest>`-style ARN for a global service.
+    pub fn global_arn(&self, service: &str, rest: &str) -> String {
+        format!("arn:{}:{}::{}:{}", self.partition, service, self.account_id, rest)
+    }
+
+    /// ARN for a regional service.
+    pub fn arn(&self, service: &str, rest: &str) -> String {
+        format!("arn:{}:{}:{}:{}:{}", self.partition, service, self.region, self.account_id, rest)
+    }
+}
+
+/// One step's operation: the context plus the stack address it works for and a way to say what
+/// it waits for (the engine's heartbeat shows it).
+pub struct Op<'a> {
+    pub ctx: &'a Ctx,
+    pub address: &'a Address,
+    pub status: &'a Status,
+}
+
+impl std::ops::Deref for Op<'_> {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        self.ctx
+    }
+}
+
+impl Op<'_> {
+    /// Run a call that AWS may refuse while IAM propagates a fresh role or trust change ("...
+    /// is not authorized to perform sts:AssumeRole"): retried with backoff for
+    /// `settings.iam_propagation_timeout`, the wait shown in the step's progress.
+    pub async fn propagation<T, F, Fut>(&self, operation: &str, role: &str, call: F) -> crate::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let waiting = |attempt: u32| self.status.set(format!("IAM propagation of role {role} (attempt {attempt})"));
+        let r = retry::iam_propagation(operation, role, self.settings.iam_propagation_timeout, waiting, call).await;
+        self.status.clear();
+        r
+    }
+}
