@@ -15,9 +15,7 @@ const LATENCY_MS: &str = "50";
 fn stack(parallelism: usize, prefix: &str) -> String {
     let mut s = format!("stack: bench-{prefix}\nsettings:\n  parallelism: {parallelism}\nresources:\n");
     for i in 0..RESOURCES {
-        s.push_str(&format!(
-            "  ecr_repository.r{i}:\n    name: {prefix}-repo-{i}\n    image_tag_mutability: IMMUTABLE\n    scan_on_push: true\n"
-        ));
+        s.push_str(&format!("  ecr_repository.r{i}:\n    name: {prefix}-repo-{i}\n    image_tag_mutability: IMMUTABLE\n    scan_on_push: true\n"));
     }
     s
 }
@@ -34,20 +32,11 @@ fn main() {
     println!("{:<10} {:>14} {:>14} {:>8}", "phase", "parallelism 1", "parallelism 8", "ratio");
     let serial = Project::new(&stack(1, "serial"));
     let parallel = Project::new(&stack(8, "parallel"));
-    for (phase, args) in [
-        ("plan", &["plan"][..]),
-        ("apply", &["apply", "--auto-approve"][..]),
-        ("replan", &["plan"][..]),
-        ("destroy", &["destroy", "--auto-approve"][..]),
-    ] {
+    for (phase, args) in
+        [("plan", &["plan"][..]), ("apply", &["apply", "--auto-approve"][..]), ("replan", &["plan"][..]), ("destroy", &["destroy", "--auto-approve"][..])]
+    {
         let a = timed(&emu, &serial, args);
         let b = timed(&emu, &parallel, args);
-        println!(
-            "{:<10} {:>13.2}s {:>13.2}s {:>7.1}x",
-            phase,
-            a.as_secs_f64(),
-            b.as_secs_f64(),
-            a.as_secs_f64() / b.as_secs_f64()
-        );
+        println!("{:<10} {:>13.2}s {:>13.2}s {:>7.1}x", phase, a.as_secs_f64(), b.as_secs_f64(), a.as_secs_f64() / b.as_secs_f64());
     }
 }

@@ -200,7 +200,8 @@ async fn pipeline_lifecycle() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_pipeline_structure_is_caught_before_any_call() {
-    let p = Project::new(&stack("", &pipeline_yaml("QUEUED", "main", false, "a").replace("input_artifacts: [SourceArtifact]", "input_artifacts: [SourceArtfact]")));
+    let p =
+        Project::new(&stack("", &pipeline_yaml("QUEUED", "main", false, "a").replace("input_artifacts: [SourceArtifact]", "input_artifacts: [SourceArtfact]")));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_provision")).current_dir(p.path()).args(["validate"]).env("NO_COLOR", "1").output().unwrap();
     let r = common::Run::from(out);
     r.code(1).has("input artifact `SourceArtfact` is not produced by an earlier action").has("--> stacks/test.yaml:");

@@ -20,11 +20,7 @@ async fn describe(c: &aws_sdk_ecr::Client, name: &str) -> Option<(String, bool, 
     let out = c.describe_repositories().repository_names(name).send().await.ok()?;
     let r = out.repositories?.into_iter().next()?;
     let tags = c.list_tags_for_resource().resource_arn(r.repository_arn()?).send().await.ok()?.tags.unwrap_or_default();
-    Some((
-        r.image_tag_mutability()?.as_str().to_string(),
-        r.image_scanning_configuration()?.scan_on_push,
-        tags.into_iter().map(|t| (t.key, t.value)).collect(),
-    ))
+    Some((r.image_tag_mutability()?.as_str().to_string(), r.image_scanning_configuration()?.scan_on_push, tags.into_iter().map(|t| (t.key, t.value)).collect()))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -124,12 +120,7 @@ async fn unowned_repository_is_reported_and_never_touched() {
 
     // Adoption is explicit: once the user tags it, the stack manages it.
     let arn = format!("arn:aws:ecr:us-east-1:{}:repository/shared-repo", common::ACCOUNT);
-    c.tag_resource()
-        .resource_arn(arn)
-        .tags(aws_sdk_ecr::types::Tag::builder().key("provision:stack").value("demo").build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    c.tag_resource().resource_arn(arn).tags(aws_sdk_ecr::types::Tag::builder().key("provision:stack").value("demo").build().unwrap()).send().await.unwrap();
     emu.provision(p.path(), &["plan"]).ok().has("~ ecr_repository.a (shared-repo) will be updated in place");
 }
 
@@ -180,12 +171,7 @@ async fn an_interrupted_apply_finishes_what_is_in_flight_and_says_what_is_left()
         "stack: demo\nresources:\n  ecr_repository.a:\n    name: chain-a\n  ecr_repository.b:\n    name: chain-b\n    tags: { after: \"${ecr_repository.a.name}\" }\n  ecr_repository.c:\n    name: chain-c\n    tags: { after: \"${ecr_repository.b.name}\" }\n",
     );
     emu.admin("POST", "latency", Some(serde_json::json!({"ms": 700})));
-    let child = emu
-        .command(p.path(), &["apply", "--auto-approve"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = emu.command(p.path(), &["apply", "--auto-approve"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     // Interrupt while the first create is on the wire.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while emu.calls()["by_operation"]["ecr.CreateRepository"].as_u64().unwrap_or(0) == 0 {

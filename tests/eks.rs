@@ -9,9 +9,7 @@ use serde_json::{json, Value};
 const NODE_PREFIX: &str = "- groups:\n  - system:bootstrappers\n  - system:nodes\n  rolearn: arn:aws:iam::123456789012:role/eksctl-eksdemo1-nodegroup-NodeInstanceRole-1A2B3C\n  username: system:node:{{EC2PrivateDNSName}}\n";
 
 fn auth_stack(role: &str, groups: &str) -> String {
-    format!(
-        "stack: eks\nresources:\n  eks_aws_auth_role.kubectl:\n    cluster: eksdemo1\n    role_arn: {role}\n    username: build\n    groups: {groups}\n"
-    )
+    format!("stack: eks\nresources:\n  eks_aws_auth_role.kubectl:\n    cluster: eksdemo1\n    role_arn: {role}\n    username: build\n    groups: {groups}\n")
 }
 
 fn aws_auth(emu: &Emulator) -> Value {
@@ -40,7 +38,10 @@ async fn aws_auth_entry_lifecycle_keeps_other_entries_byte_for_byte() {
 
     let after = map_roles(&emu);
     assert!(after.starts_with(NODE_PREFIX), "node entry intact:\n{after}");
-    assert!(after.ends_with("- rolearn: arn:aws:iam::123456789012:role/EksCodeBuildKubectlRole\n  username: build\n  groups:\n  - system:masters\n"), "role path stripped:\n{after}");
+    assert!(
+        after.ends_with("- rolearn: arn:aws:iam::123456789012:role/EksCodeBuildKubectlRole\n  username: build\n  groups:\n  - system:masters\n"),
+        "role path stripped:\n{after}"
+    );
     assert_eq!(aws_auth(&emu)["data"]["mapUsers"], before["data"]["mapUsers"]);
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).has("No changes.").has("authentication mode: API_AND_CONFIG_MAP");
 
@@ -146,7 +147,10 @@ async fn access_entry_lifecycle() {
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).has("No changes.");
 
     p.write_stack(&entry_stack("[deployers, viewers]", "{ type: cluster }"));
-    emu.provision(p.path(), &["plan"]).ok().has("~ kubernetes_groups:").has("access_policies.arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy.scope.type: \"namespace\" -> \"cluster\"");
+    emu.provision(p.path(), &["plan"])
+        .ok()
+        .has("~ kubernetes_groups:")
+        .has("access_policies.arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy.scope.type: \"namespace\" -> \"cluster\"");
     emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0);
     let pol = eks.list_associated_access_policies().cluster_name("eksdemo1").principal_arn(principal).send().await.unwrap();
@@ -172,7 +176,11 @@ async fn access_entries_refuse_system_groups_and_config_map_clusters() {
 #[test]
 fn the_access_entry_stack_validates() {
     let root = common::repo_root();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_provision")).current_dir(&root).args(["validate", "-s", "stacks/eks-devops-access-entries.yaml"]).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_provision"))
+        .current_dir(&root)
+        .args(["validate", "-s", "stacks/eks-devops-access-entries.yaml"])
+        .output()
+        .unwrap();
     common::Run::from(out).ok();
 }
 
@@ -192,7 +200,10 @@ async fn a_kubeconfig_context_can_be_used_instead() {
     let emu = Emulator::start_with(&["--cluster", "eksdemo1", "--seed-aws-auth", "--kube-token", "static-admin-token"]);
     let conf = emu.sdk_config().await;
     let cluster = aws_sdk_eks::Client::new(&conf).describe_cluster().name("eksdemo1").send().await.unwrap().cluster.unwrap();
-    let p = Project::new(&format!("{}    kubeconfig_context: admin@emulated\n", auth_stack("arn:aws:iam::123456789012:role/EksCodeBuildKubectlRole", "[system:masters]")));
+    let p = Project::new(&format!(
+        "{}    kubeconfig_context: admin@emulated\n",
+        auth_stack("arn:aws:iam::123456789012:role/EksCodeBuildKubectlRole", "[system:masters]")
+    ));
     let kubeconfig = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: emulated\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: admin\n  user:\n    token: static-admin-token\ncontexts:\n- name: admin@emulated\n  context: {{cluster: emulated, user: admin}}\ncurrent-context: admin@emulated\n",
         cluster.endpoint().unwrap(),

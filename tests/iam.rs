@@ -50,7 +50,10 @@ resources:
 fn project(yaml: &str) -> Project {
     let p = Project::new(yaml);
     // The account id principal is stored by IAM as arn:aws:iam::ID:root: no diff either way.
-    p.write("policies/target-trust.json", r#"{ "Version": "2012-10-17", "Statement": { "Effect": "Allow", "Principal": { "AWS": "${account_id}" }, "Action": ["sts:AssumeRole"], "Sid": "" } }"#);
+    p.write(
+        "policies/target-trust.json",
+        r#"{ "Version": "2012-10-17", "Statement": { "Effect": "Allow", "Principal": { "AWS": "${account_id}" }, "Action": ["sts:AssumeRole"], "Sid": "" } }"#,
+    );
     p
 }
 
@@ -59,7 +62,8 @@ async fn iam(emu: &Emulator) -> aws_sdk_iam::Client {
 }
 
 async fn attached(c: &aws_sdk_iam::Client, role: &str) -> Vec<String> {
-    let mut v: Vec<String> = c.list_attached_role_policies().role_name(role).send().await.unwrap().attached_policies().iter().map(|p| p.policy_arn().unwrap().to_string()).collect();
+    let mut v: Vec<String> =
+        c.list_attached_role_policies().role_name(role).send().await.unwrap().attached_policies().iter().map(|p| p.policy_arn().unwrap().to_string()).collect();
     v.sort();
     v
 }
@@ -69,7 +73,14 @@ async fn role_and_policy_lifecycle() {
     let emu = Emulator::start();
     let c = iam(&emu).await;
     let policy_arn = format!("arn:aws:iam::{}:policy/test-assume", common::ACCOUNT);
-    let p = project(&stack("deploy stage", "codebuild.amazonaws.com", "logs:PutLogEvents", &["CloudWatchLogsFullAccess", "${iam_policy.assume.arn}"], "/", "sts:AssumeRole"));
+    let p = project(&stack(
+        "deploy stage",
+        "codebuild.amazonaws.com",
+        "logs:PutLogEvents",
+        &["CloudWatchLogsFullAccess", "${iam_policy.assume.arn}"],
+        "/",
+        "sts:AssumeRole",
+    ));
 
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(2).has("Plan: 3 to add, 0 to change, 0 to destroy.");
     emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
@@ -85,7 +96,14 @@ async fn role_and_policy_lifecycle() {
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).has("No changes.");
 
     // Every mutable field in place.
-    p.write_stack(&stack("deploy stage v2", "codepipeline.amazonaws.com", "logs:CreateLogStream", &["AmazonS3FullAccess", "${iam_policy.assume.arn}"], "/", "sts:AssumeRole"));
+    p.write_stack(&stack(
+        "deploy stage v2",
+        "codepipeline.amazonaws.com",
+        "logs:CreateLogStream",
+        &["AmazonS3FullAccess", "${iam_policy.assume.arn}"],
+        "/",
+        "sts:AssumeRole",
+    ));
     emu.provision(p.path(), &["plan", "--detailed-exitcode"])
         .code(2)
         .has("~ iam_role.deploy (test-deploy) will be updated in place")
@@ -100,7 +118,13 @@ async fn role_and_policy_lifecycle() {
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).has("No changes.");
 
     // An inline policy added behind the stack's back is shown and removed.
-    c.put_role_policy().role_name("test-deploy").policy_name("sneaky").policy_document(TRUST.replace("sts:AssumeRole", "s3:*").replace("\"Principal\":{\"Service\":\"codebuild.amazonaws.com\"},", "\"Resource\":\"*\",")).send().await.unwrap();
+    c.put_role_policy()
+        .role_name("test-deploy")
+        .policy_name("sneaky")
+        .policy_document(TRUST.replace("sts:AssumeRole", "s3:*").replace("\"Principal\":{\"Service\":\"codebuild.amazonaws.com\"},", "\"Resource\":\"*\","))
+        .send()
+        .await
+        .unwrap();
     emu.provision(p.path(), &["plan"]).ok().has("- inline_policies.sneaky:");
     emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
     let names = c.list_role_policies().role_name("test-deploy").send().await.unwrap().policy_names;
@@ -108,8 +132,18 @@ async fn role_and_policy_lifecycle() {
 
     // The policy document changes six times: a new default version each time, never more than five.
     for i in 0..6 {
-        let action = format!("sts:{}", ["AssumeRole", "TagSession", "GetCallerIdentity", "AssumeRoleWithWebIdentity", "DecodeAuthorizationMessage", "GetSessionToken"][i]);
-        p.write_stack(&stack("deploy stage v2", "codepipeline.amazonaws.com", "logs:CreateLogStream", &["AmazonS3FullAccess", "${iam_policy.assume.arn}"], "/", &action));
+        let action = format!(
+            "sts:{}",
+            ["AssumeRole", "TagSession", "GetCallerIdentity", "AssumeRoleWithWebIdentity", "DecodeAuthorizationMessage", "GetSessionToken"][i]
+        );
+        p.write_stack(&stack(
+            "deploy stage v2",
+            "codepipeline.amazonaws.com",
+            "logs:CreateLogStream",
+            &["AmazonS3FullAccess", "${iam_policy.assume.arn}"],
+            "/",
+            &action,
+        ));
         emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
         let versions = c.list_policy_versions().policy_arn(&policy_arn).send().await.unwrap();
         assert!(versions.versions().len() <= 5, "IAM allows five versions, found {}", versions.versions().len());
@@ -117,7 +151,14 @@ async fn role_and_policy_lifecycle() {
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0);
 
     // A new path cannot be set in place: the role is replaced (and its attachments come back).
-    p.write_stack(&stack("deploy stage v2", "codepipeline.amazonaws.com", "logs:CreateLogStream", &["AmazonS3FullAccess", "${iam_policy.assume.arn}"], "/ci/", "sts:GetSessionToken"));
+    p.write_stack(&stack(
+        "deploy stage v2",
+        "codepipeline.amazonaws.com",
+        "logs:CreateLogStream",
+        &["AmazonS3FullAccess", "${iam_policy.assume.arn}"],
+        "/ci/",
+        "sts:GetSessionToken",
+    ));
     emu.provision(p.path(), &["plan"]).ok().has("-/+ iam_role.deploy (test-deploy) must be replaced").has("reason: `path` cannot change in place");
     emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
     assert_eq!(c.get_role().role_name("test-deploy").send().await.unwrap().role.unwrap().path(), "/ci/");

@@ -25,11 +25,7 @@ async fn bucket_lifecycle_and_force_destroy() {
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).has("No changes.");
 
     p.write_stack(&bucket_stack(false, false, false, "b"));
-    emu.provision(p.path(), &["plan"])
-        .ok()
-        .has("~ versioning: true -> false")
-        .has("~ block_public_access: true -> false")
-        .has("~ tags.team: \"a\" -> \"b\"");
+    emu.provision(p.path(), &["plan"]).ok().has("~ versioning: true -> false").has("~ block_public_access: true -> false").has("~ tags.team: \"a\" -> \"b\"");
     emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).has("No changes.");
     let v = s3.get_bucket_versioning().bucket(&name).send().await.unwrap();
@@ -78,10 +74,7 @@ async fn topic_with_pending_email_subscription() {
     emu.provision(p.path(), &["plan"]).ok().has("a confirmation e-mail goes to ops@example.com");
     emu.provision(p.path(), &["apply", "--auto-approve"]).ok().has("a confirmation e-mail goes to ops@example.com");
     // Pending is shown, and is not drift.
-    emu.provision(p.path(), &["plan", "--detailed-exitcode"])
-        .code(0)
-        .has("No changes.")
-        .has("subscription email:ops@example.com is pending confirmation");
+    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).has("No changes.").has("subscription email:ops@example.com is pending confirmation");
     emu.admin("POST", "sns/confirm", Some(serde_json::json!({"topic_arn": arn, "endpoint": "ops@example.com"})));
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).lacks("pending confirmation");
 
@@ -129,7 +122,10 @@ async fn connection_pending_update_replace_destroy() {
 
     // The provider is fixed at creation: replace. The new connection has a new ARN.
     p.write_stack(&connection_stack("Bitbucket", "b"));
-    emu.provision(p.path(), &["plan"]).ok().has("-/+ codestar_connection.github (svc-github) must be replaced").has("reason: `provider_type` cannot change in place");
+    emu.provision(p.path(), &["plan"])
+        .ok()
+        .has("-/+ codestar_connection.github (svc-github) must be replaced")
+        .has("reason: `provider_type` cannot change in place");
     emu.provision(p.path(), &["apply", "--auto-approve"]).ok().has("replaced after");
     let list = cs.list_connections().send().await.unwrap();
     assert_eq!(list.connections().len(), 1);
@@ -152,7 +148,8 @@ async fn connections_are_identified_by_name_and_owner_tag() {
     // ...two of ours is never a dead end: the one created first stays, the other is cleaned up.
     let early = aws_sdk_codestarconnections::types::Tag::builder().key("provision:created").value("2026-01-01T00:00:00Z").build().unwrap();
     let late = aws_sdk_codestarconnections::types::Tag::builder().key("provision:created").value("2026-01-02T00:00:00Z").build().unwrap();
-    let keep = cs.create_connection().connection_name("svc-github").provider_type("GitHub".into()).tags(tag("svc")).tags(early).send().await.unwrap().connection_arn;
+    let keep =
+        cs.create_connection().connection_name("svc-github").provider_type("GitHub".into()).tags(tag("svc")).tags(early).send().await.unwrap().connection_arn;
     cs.create_connection().connection_name("svc-github").provider_type("GitHub".into()).tags(tag("svc")).tags(late).send().await.unwrap();
     emu.provision(p.path(), &["plan"]).ok().has(&format!("(a duplicate: {keep} stays)")).has("1 to destroy");
     emu.provision(p.path(), &["apply", "--auto-approve"]).ok();

@@ -58,15 +58,12 @@ fn invalid_enum_value() {
 #[test]
 fn dangling_reference_points_into_the_string() {
     let y = format!("{HEAD}  ecr_repository.app:\n    name: app\n    tags:\n      owner: \"team-${{iam_role.missing.arn}}\"\n");
-    expect_error(&y, &[], "reference to undeclared resource `iam_role.missing`", "stacks/test.yaml:6:20")
-        .has("declared resources: ecr_repository.app");
+    expect_error(&y, &[], "reference to undeclared resource `iam_role.missing`", "stacks/test.yaml:6:20").has("declared resources: ecr_repository.app");
 }
 
 #[test]
 fn unknown_attribute() {
-    let y = format!(
-        "{HEAD}  ecr_repository.a:\n    name: repo-a\n  ecr_repository.b:\n    name: repo-b\n    tags: {{ x: \"${{ecr_repository.a.nope}}\" }}\n"
-    );
+    let y = format!("{HEAD}  ecr_repository.a:\n    name: repo-a\n  ecr_repository.b:\n    name: repo-b\n    tags: {{ x: \"${{ecr_repository.a.nope}}\" }}\n");
     expect_error(&y, &[], "`ecr_repository` has no attribute `nope`", "stacks/test.yaml:7:17").has("arn");
 }
 

@@ -56,10 +56,7 @@ impl Aws {
     pub async fn load(opts: &Options, settings: &Settings) -> Self {
         // Throttling and transient 5xx are retried by the SDK's standard strategy: exponential
         // backoff with full jitter. More attempts than the default 3: applies run many calls at once.
-        let retry = RetryConfig::standard()
-            .with_max_attempts(8)
-            .with_initial_backoff(Duration::from_millis(200))
-            .with_max_backoff(Duration::from_secs(20));
+        let retry = RetryConfig::standard().with_max_attempts(8).with_initial_backoff(Duration::from_millis(200)).with_max_backoff(Duration::from_secs(20));
         // Every wait is bounded: a silent endpoint fails within these, never hangs.
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(settings.connect_timeout)
@@ -78,8 +75,7 @@ impl Aws {
             loader = loader.endpoint_url(e);
         }
         let config = loader.load().await;
-        let custom_endpoint = opts.endpoint_url.is_some()
-            || std::env::vars().any(|(k, v)| k.starts_with("AWS_ENDPOINT_URL") && !v.is_empty());
+        let custom_endpoint = opts.endpoint_url.is_some() || std::env::vars().any(|(k, v)| k.starts_with("AWS_ENDPOINT_URL") && !v.is_empty());
         let profile = opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
         Aws::from_config(config, custom_endpoint, profile)
     }
@@ -195,9 +191,7 @@ where
             let class = classify_code(&code, status, &message);
             AwsError { code: if code.is_empty() { status.map(|s| format!("HTTP {s}")).unwrap_or_default() } else { code }, message, class, status }
         }
-        SdkError::TimeoutError(_) => {
-            AwsError { code: "Timeout".into(), message: "no answer within the time allowed".into(), class: Class::Timeout, status }
-        }
+        SdkError::TimeoutError(_) => AwsError { code: "Timeout".into(), message: "no answer within the time allowed".into(), class: Class::Timeout, status },
         SdkError::DispatchFailure(d) => {
             let (class, message) = transport(&e, d.is_timeout());
             let code = match class {
@@ -236,9 +230,7 @@ fn transport(e: &(dyn std::error::Error + 'static), timeout: bool) -> (Class, St
             let why = innermost(c);
             return match c {
                 CredentialsError::CredentialsNotLoaded(_) => (Class::NoCredentials, "no AWS credentials found".into()),
-                CredentialsError::InvalidConfiguration(_) if why.contains("was not defined") || why.contains("could not find") => {
-                    (Class::ProfileMissing, why)
-                }
+                CredentialsError::InvalidConfiguration(_) if why.contains("was not defined") || why.contains("could not find") => (Class::ProfileMissing, why),
                 CredentialsError::ProviderTimedOut(_) => (Class::Timeout, format!("loading credentials timed out: {why}")),
                 _ if why.to_ascii_lowercase().contains("expired") => (Class::ExpiredCredentials, why),
                 _ => (Class::BadCredentials, format!("cannot load AWS credentials: {why}")),
@@ -256,23 +248,35 @@ fn transport(e: &(dyn std::error::Error + 'static), timeout: bool) -> (Class, St
 
 fn classify_code(code: &str, status: Option<u16>, message: &str) -> Class {
     match code {
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "UnauthorizedException" | "AuthorizationError" => {
-            Class::AccessDenied
-        }
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "UnauthorizedException" | "AuthorizationError" => Class::AccessDenied,
         "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => Class::ExpiredCredentials,
-        "InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "InvalidAccessKeyId" => {
-            Class::BadCredentials
-        }
-        "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" | "SlowDown" => {
-            Class::Throttled
-        }
-        "NoSuchEntity" | "NotFound" | "NotFoundException" | "ResourceNotFoundException" | "NoSuchBucket"
-        | "RepositoryNotFoundException" | "PipelineNotFoundException" => Class::NotFound,
-        "EntityAlreadyExists" | "ResourceAlreadyExistsException" | "RepositoryAlreadyExistsException"
-        | "BucketAlreadyExists" | "BucketAlreadyOwnedByYou" | "ResourceInUseException" | "DeleteConflict"
-        | "ConcurrentModification" | "ConcurrentModificationException" | "PipelineNameInUseException" => Class::Conflict,
-        "ValidationError" | "ValidationException" | "InvalidInput" | "InvalidInputException" | "MalformedPolicyDocument"
-        | "InvalidParameterException" | "InvalidParameterValue" | "InvalidStructureException" => Class::Invalid,
+        "InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "InvalidAccessKeyId" => Class::BadCredentials,
+        "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" | "SlowDown" => Class::Throttled,
+        "NoSuchEntity"
+        | "NotFound"
+        | "NotFoundException"
+        | "ResourceNotFoundException"
+        | "NoSuchBucket"
+        | "RepositoryNotFoundException"
+        | "PipelineNotFoundException" => Class::NotFound,
+        "EntityAlreadyExists"
+        | "ResourceAlreadyExistsException"
+        | "RepositoryAlreadyExistsException"
+        | "BucketAlreadyExists"
+        | "BucketAlreadyOwnedByYou"
+        | "ResourceInUseException"
+        | "DeleteConflict"
+        | "ConcurrentModification"
+        | "ConcurrentModificationException"
+        | "PipelineNameInUseException" => Class::Conflict,
+        "ValidationError"
+        | "ValidationException"
+        | "InvalidInput"
+        | "InvalidInputException"
+        | "MalformedPolicyDocument"
+        | "InvalidParameterException"
+        | "InvalidParameterValue"
+        | "InvalidStructureException" => Class::Invalid,
         _ => match status {
             Some(s) if s >= 500 => Class::ServerError,
             Some(403) => Class::AccessDenied,

@@ -44,15 +44,7 @@ impl Reads {
             .tagged
             .get_or_try_init(|| async {
                 let filter = TagFilter::builder().key(OWNER_TAG).values(&self.stack).build();
-                let pages: Vec<_> = aws
-                    .tagging()
-                    .get_resources()
-                    .tag_filters(filter)
-                    .resources_per_page(100)
-                    .into_paginator()
-                    .send()
-                    .collect()
-                    .await;
+                let pages: Vec<_> = aws.tagging().get_resources().tag_filters(filter).resources_per_page(100).into_paginator().send().collect().await;
                 let mut out = Vec::new();
                 for page in pages {
                     for m in page.op("GetResources")?.resource_tag_mapping_list() {

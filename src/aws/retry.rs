@@ -18,13 +18,7 @@ pub fn is_iam_propagation(e: &AwsError) -> bool {
 /// Run `call` until it succeeds, fails with a non-propagation error, or `timeout` has passed.
 /// `waiting(attempt)` is called before each wait; `role` is named in the final error so the user
 /// knows whose trust policy to check.
-pub async fn iam_propagation<T, F, Fut>(
-    operation: &str,
-    role: &str,
-    timeout: Duration,
-    waiting: impl Fn(u32),
-    mut call: F,
-) -> crate::Result<T>
+pub async fn iam_propagation<T, F, Fut>(operation: &str, role: &str, timeout: Duration, waiting: impl Fn(u32), mut call: F) -> crate::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
@@ -69,14 +63,8 @@ mod tests {
 
     #[test]
     fn classifies_propagation_errors() {
-        assert!(is_iam_propagation(&err(
-            "InvalidInputException",
-            "CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::1:role/r"
-        )));
-        assert!(is_iam_propagation(&err(
-            "InvalidStructureException",
-            "CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::1:role/r"
-        )));
+        assert!(is_iam_propagation(&err("InvalidInputException", "CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::1:role/r")));
+        assert!(is_iam_propagation(&err("InvalidStructureException", "CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::1:role/r")));
         assert!(!is_iam_propagation(&err("InvalidInputException", "Invalid image")));
         assert!(!is_iam_propagation(&err("AccessDeniedException", "User is not authorized to perform: codebuild:CreateProject")));
     }
@@ -84,9 +72,13 @@ mod tests {
     #[tokio::test]
     async fn gives_up_naming_the_role_only_once_the_timeout_has_passed() {
         let start = Instant::now();
-        let e = iam_propagation("CreateProject", "arn:aws:iam::1:role/r", Duration::from_millis(1200), |_| {}, || async {
-            Err::<(), _>(err("InvalidInputException", "CodeBuild is not authorized to perform: sts:AssumeRole on x"))
-        })
+        let e = iam_propagation(
+            "CreateProject",
+            "arn:aws:iam::1:role/r",
+            Duration::from_millis(1200),
+            |_| {},
+            || async { Err::<(), _>(err("InvalidInputException", "CodeBuild is not authorized to perform: sts:AssumeRole on x")) },
+        )
         .await
         .unwrap_err();
         assert!(e.help().unwrap().contains("arn:aws:iam::1:role/r"), "{e:?}");
@@ -98,17 +90,25 @@ mod tests {
     async fn recovers_after_transient_failures_and_says_it_waits() {
         let mut n = 0;
         let waits = std::sync::atomic::AtomicU32::new(0);
-        let v = iam_propagation("op", "r", Duration::from_secs(30), |_| { waits.fetch_add(1, std::sync::atomic::Ordering::SeqCst); }, || {
-            n += 1;
-            let fail = n < 3;
-            async move {
-                if fail {
-                    Err(err("InvalidInputException", "CodeBuild is not authorized to perform: sts:AssumeRole on x"))
-                } else {
-                    Ok(n)
+        let v = iam_propagation(
+            "op",
+            "r",
+            Duration::from_secs(30),
+            |_| {
+                waits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            },
+            || {
+                n += 1;
+                let fail = n < 3;
+                async move {
+                    if fail {
+                        Err(err("InvalidInputException", "CodeBuild is not authorized to perform: sts:AssumeRole on x"))
+                    } else {
+                        Ok(n)
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
         .unwrap();
         assert_eq!(v, 3);

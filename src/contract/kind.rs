@@ -125,8 +125,7 @@ pub trait Registry: Sync {
 }
 
 fn typed<S: DeserializeOwned>(kind: &str, v: &Value) -> Result<S> {
-    serde_json::from_value(v.clone())
-        .map_err(|e| crate::Error::internal(format!("{kind}: a state does not match its table: {e}")))
+    serde_json::from_value(v.clone()).map_err(|e| crate::Error::internal(format!("{kind}: a state does not match its table: {e}")))
 }
 
 fn json<S: Serialize>(s: &S) -> Value {
@@ -148,13 +147,7 @@ fn to_found<R: Resource>(r: &R, live: Live<R::State>) -> Found {
 }
 
 fn from_found<R: Resource>(r: &R, f: &Found) -> Result<Live<R::State>> {
-    Ok(Live {
-        state: typed(r.schema().kind, &f.state)?,
-        attrs: f.attrs.clone(),
-        notes: f.notes.clone(),
-        owner: f.owner.clone(),
-        address: f.address.clone(),
-    })
+    Ok(Live { state: typed(r.schema().kind, &f.state)?, attrs: f.attrs.clone(), notes: f.notes.clone(), owner: f.owner.clone(), address: f.address.clone() })
 }
 
 #[async_trait]

@@ -157,8 +157,7 @@ pub const fn text_matching(min: usize, max: usize, pattern: Pattern) -> Ty {
 pub const STRING: Ty = Ty::Str(ANY_TEXT);
 
 /// The `tags` field every taggable kind has.
-pub const TAGS: Field =
-    field("tags", Ty::Tags, "your tags; provision adds its own `provision:*` tags").default(Lit::EmptyMap);
+pub const TAGS: Field = field("tags", Ty::Tags, "your tags; provision adds its own `provision:*` tags").default(Lit::EmptyMap);
 
 #[derive(Clone, Copy)]
 pub struct Pattern {
@@ -328,11 +327,9 @@ fn fill_value(ty: &Ty, v: &Value) -> Value {
         (Ty::Map(inner), Value::Object(m)) => Value::Object(m.iter().map(|(k, x)| (k.clone(), fill_value(inner, x))).collect()),
         // YAML `version: 1` where a string is meant, and tag values written as numbers.
         (Ty::Str(_) | Ty::Enum(_), Value::Number(n)) => Value::String(n.to_string()),
-        (Ty::Tags, Value::Object(m)) => Value::Object(
-            m.iter()
-                .map(|(k, x)| (k.clone(), if let Value::String(_) = x { x.clone() } else { Value::String(x.to_string()) }))
-                .collect(),
-        ),
+        (Ty::Tags, Value::Object(m)) => {
+            Value::Object(m.iter().map(|(k, x)| (k.clone(), if let Value::String(_) = x { x.clone() } else { Value::String(x.to_string()) })).collect())
+        }
         _ => v.clone(),
     }
 }

@@ -12,8 +12,8 @@ use super::schedule;
 use crate::aws::Reads;
 use crate::contract::schema::Ownership;
 use crate::contract::{
-    Action, Address, Attrs, Ctx, FieldChange, Found, Kind, Observer, Op, Plan, Registry, Status, Step, ADDRESS_TAG,
-    CREATED_TAG, OWNER_TAG, RESERVED_TAG_PREFIX, UNKNOWN,
+    Action, Address, Attrs, Ctx, FieldChange, Found, Kind, Observer, Op, Plan, Registry, Status, Step, ADDRESS_TAG, CREATED_TAG, OWNER_TAG,
+    RESERVED_TAG_PREFIX, UNKNOWN,
 };
 use crate::stack::Stack;
 use serde_json::Value;
@@ -71,7 +71,14 @@ struct Run<'a> {
     attrs: Mutex<HashMap<Address, Attrs>>,
 }
 
-pub async fn apply(ctx: &Ctx, stack: &Stack, registry: &dyn Registry, plan: &Plan, observer: &dyn Observer, stop: impl std::future::Future<Output = ()>) -> Outcome {
+pub async fn apply(
+    ctx: &Ctx,
+    stack: &Stack,
+    registry: &dyn Registry,
+    plan: &Plan,
+    observer: &dyn Observer,
+    stop: impl std::future::Future<Output = ()>,
+) -> Outcome {
     let rank = |k: &str| registry.get(k).map(|k| k.schema().rank).unwrap_or(0);
     let (nodes, waits) = graph::nodes(plan, rank);
     let mut attrs = HashMap::new();
@@ -243,7 +250,8 @@ impl Run<'_> {
                     if let Some(mine) = found.iter().find(|f| f.attrs.get("arn") == ours.as_ref()) {
                         self.delete(kind, op, mine, None).await?;
                     }
-                    self.observer.note(&format!("{}: another run of stack {} created one first; using it and removing this run's", step.address, self.ctx.stack));
+                    self.observer
+                        .note(&format!("{}: another run of stack {} created one first; using it and removing this run's", step.address, self.ctx.stack));
                     attrs = kind.attrs(self.ctx, &desired, Some(&winner))?;
                 }
             }
@@ -290,7 +298,12 @@ impl Run<'_> {
             let user = |v: &Value| -> BTreeMap<String, String> {
                 v["tags"]
                     .as_object()
-                    .map(|m| m.iter().filter(|(k, _)| !k.starts_with(RESERVED_TAG_PREFIX)).map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+                    .map(|m| {
+                        m.iter()
+                            .filter(|(k, _)| !k.starts_with(RESERVED_TAG_PREFIX))
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
             let (want, have) = (user(desired), user(&live.state));

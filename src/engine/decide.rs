@@ -241,7 +241,8 @@ fn partial(steps: Vec<Step>, p: &Partial) -> Vec<Step> {
     if !p.excludes.is_empty() {
         let mut out: BTreeSet<Address> = p.excludes.iter().cloned().collect();
         loop {
-            let more: Vec<Address> = steps.iter().filter(|s| !out.contains(&s.address) && s.deps.iter().any(|d| out.contains(d))).map(|s| s.address.clone()).collect();
+            let more: Vec<Address> =
+                steps.iter().filter(|s| !out.contains(&s.address) && s.deps.iter().any(|d| out.contains(d))).map(|s| s.address.clone()).collect();
             if more.is_empty() {
                 break;
             }
@@ -325,12 +326,7 @@ mod tests {
         let steps = run(Mode::Apply, wants, vec![found("b", 3, Some("s"), None), found("d", 1, Some("s"), None), found("e", 1, Some("other"), None)]).unwrap();
         assert_eq!(
             actions(&steps),
-            vec![
-                ("thing.a".into(), Action::Create),
-                ("thing.b".into(), Action::Update),
-                ("thing.d".into(), Action::NoOp),
-                ("thing.e".into(), Action::Unowned)
-            ]
+            vec![("thing.a".into(), Action::Create), ("thing.b".into(), Action::Update), ("thing.d".into(), Action::NoOp), ("thing.e".into(), Action::Unowned)]
         );
         assert_eq!(steps[3].owner.as_deref(), Some("other"));
     }
@@ -341,7 +337,12 @@ mod tests {
         let steps = run(
             Mode::Apply,
             vec![want(&THING, "a", 1, &[], &g)],
-            vec![found("a", 1, Some("s"), None), found("old", 1, Some("s"), Some("thing.gone")), found("theirs", 1, Some("x"), None), found("c1", 1, Some("s"), None)],
+            vec![
+                found("a", 1, Some("s"), None),
+                found("old", 1, Some("s"), Some("thing.gone")),
+                found("theirs", 1, Some("x"), None),
+                found("c1", 1, Some("s"), None),
+            ],
         )
         .unwrap();
         // Orphans by rank: the connection (rank 5) goes before the thing (rank 1).
@@ -415,7 +416,9 @@ mod tests {
     #[test]
     fn partial_plans_keep_targets_with_their_dependencies_and_drop_excluded_dependents() {
         let g = Guards::default();
-        let ws = || vec![want(&THING, "a", 1, &[], &g), want(&THING, "b", 1, &["thing.a"], &g), want(&THING, "c", 1, &["thing.b"], &g), want(&THING, "d", 1, &[], &g)];
+        let ws = || {
+            vec![want(&THING, "a", 1, &[], &g), want(&THING, "b", 1, &["thing.a"], &g), want(&THING, "c", 1, &["thing.b"], &g), want(&THING, "d", 1, &[], &g)]
+        };
         let by_kind = BTreeMap::new();
         let t = Partial { targets: vec![Address::new("thing", "b")], excludes: vec![] };
         let steps = decide(Input { stack: "s", mode: Mode::Apply, wants: ws(), found: &by_kind, schema_of: &schema_of, partial: Some(&t) }).unwrap();

@@ -50,14 +50,18 @@ fn value(ty: &Ty, path: &str, d: &Value, l: &Value, replace: Option<&'static str
     match ty {
         Ty::Tags => {
             let user = |v: &Value| -> Map<String, Value> {
-                v.as_object().map(|m| m.iter().filter(|(k, _)| !k.starts_with(RESERVED_TAG_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+                v.as_object()
+                    .map(|m| m.iter().filter(|(k, _)| !k.starts_with(RESERVED_TAG_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default()
             };
             per_key(&Ty::Str(crate::contract::schema::ANY_TEXT), path, &Value::Object(user(d)), &Value::Object(user(l)), replace, out)
         }
         Ty::Map(inner) => per_key(inner, path, d, l, replace, out),
         Ty::Keyed(fields, key) => {
             let by_key = |v: &Value| -> Map<String, Value> {
-                v.as_array().map(|a| a.iter().map(|i| (i[*key].as_str().map(str::to_string).unwrap_or_else(|| i[*key].to_string()), i.clone())).collect()).unwrap_or_default()
+                v.as_array()
+                    .map(|a| a.iter().map(|i| (i[*key].as_str().map(str::to_string).unwrap_or_else(|| i[*key].to_string()), i.clone())).collect())
+                    .unwrap_or_default()
             };
             let (dm, lm) = (by_key(d), by_key(l));
             for (k, dv) in &dm {
@@ -168,7 +172,11 @@ fn merge(fields: &[Field], path: &str, desired: &Value, live: &Value, changes: &
         let v = if f.is_behaviour() || !f.compare {
             d.clone()
         } else if !touched {
-            if l.is_null() { d.clone() } else { l.clone() }
+            if l.is_null() {
+                d.clone()
+            } else {
+                l.clone()
+            }
         } else {
             match (&f.ty, d, l) {
                 (Ty::Struct(inner) | Ty::Short(inner), Value::Object(_), Value::Object(_)) => merge(inner, &p, d, l, changes),
@@ -258,7 +266,12 @@ mod tests {
         );
         let mut l = live();
         l["tags"]["gone"] = json!("x");
-        let c = diff(&SCHEMA, &json!({"name": "n", "env": {"image": "i", "privileged": false}, "groups": ["a", "b"], "order": ["x", "y"], "tags": {"team": "t"}}), &l, &[]);
+        let c = diff(
+            &SCHEMA,
+            &json!({"name": "n", "env": {"image": "i", "privileged": false}, "groups": ["a", "b"], "order": ["x", "y"], "tags": {"team": "t"}}),
+            &l,
+            &[],
+        );
         assert_eq!(c, vec![FieldChange { path: "tags.gone".into(), before: json!("x"), after: Value::Null, replace: None }]);
     }
 

@@ -79,9 +79,7 @@ pub fn nodes(plan: &Plan, rank: impl Fn(&str) -> u8) -> (Vec<Node>, Vec<Vec<usiz
                 if declared(i) {
                     w.extend((0..steps.len()).filter(|&k| declared(k) && steps[k].deps.contains(&s.address)));
                 }
-                w.extend((0..steps.len()).filter(|&j| {
-                    j != i && (cleanup(i) || cleanup(j)) && rank(&steps[j].address.kind) > rank(&s.address.kind)
-                }));
+                w.extend((0..steps.len()).filter(|&j| j != i && (cleanup(i) || cleanup(j)) && rank(&steps[j].address.kind) > rank(&s.address.kind)));
             }
         }
         w.sort();

@@ -18,9 +18,9 @@ use std::sync::Arc;
 
 /// The context of a run: the region from the configuration, the account and partition from STS.
 pub async fn connect(aws: Arc<Aws>, stack: &str, settings: Settings, backup_dir: PathBuf) -> crate::Result<Ctx> {
-    let region = aws.region().ok_or_else(|| {
-        crate::Error::user("no AWS region configured", "set `region:` in the stack, pass --region, or set AWS_REGION / a profile region")
-    })?;
+    let region = aws
+        .region()
+        .ok_or_else(|| crate::Error::user("no AWS region configured", "set `region:` in the stack, pass --region, or set AWS_REGION / a profile region"))?;
     let who = aws.sts().get_caller_identity().send().await.op("GetCallerIdentity")?;
     let account_id = who.account().unwrap_or_default().to_string();
     let partition = who.arn().and_then(|a| a.split(':').nth(1)).unwrap_or("aws").to_string();

@@ -105,22 +105,16 @@ pub async fn plan(ctx: &Ctx, stack: &Stack, registry: &dyn Registry, opts: &Opti
     late.into_result()?;
 
     let schema_of = |k: &str| registry.get(k).map(|k| k.schema());
-    let steps = decide::decide(decide::Input {
-        stack: &ctx.stack,
-        mode: opts.mode,
-        wants,
-        found: &found,
-        schema_of: &schema_of,
-        partial: opts.partial.as_ref(),
-    })
-    .map_err(|refusals| {
-        let mut d = Diagnostics::default();
-        for r in refusals {
-            let pos = stack.resource(&r.address).map(|x| x.pos).unwrap_or_default();
-            d.push(stack.diagnostic(pos, r.message, "remove `protect: true` from its `lifecycle` first if this is really meant, then plan again"));
-        }
-        crate::Error::Stack(d)
-    })?;
+    let steps =
+        decide::decide(decide::Input { stack: &ctx.stack, mode: opts.mode, wants, found: &found, schema_of: &schema_of, partial: opts.partial.as_ref() })
+            .map_err(|refusals| {
+                let mut d = Diagnostics::default();
+                for r in refusals {
+                    let pos = stack.resource(&r.address).map(|x| x.pos).unwrap_or_default();
+                    d.push(stack.diagnostic(pos, r.message, "remove `protect: true` from its `lifecycle` first if this is really meant, then plan again"));
+                }
+                crate::Error::Stack(d)
+            })?;
     Ok(Plan {
         format_version: FORMAT_VERSION,
         stack: stack.name.clone(),
@@ -142,11 +136,19 @@ fn late_checks(stack: &Stack, node: &Node, fields: &[Field], v: &Value, out: &mu
             (Ty::Str(t), Some(raw), Value::String(s)) if interp::has_refs(raw) && s != UNKNOWN => {
                 if let Err(why) = check_text(s, t) {
                     let shown = crate::error::diag::excerpt(s);
-                    out.push(stack.diagnostic(n.pos, format!("`{}` {why}: `{shown}` (after resolving its references)", f.name), format!("`{}` is {}", f.name, crate::contract::schema::describe(&f.ty))));
+                    out.push(stack.diagnostic(
+                        n.pos,
+                        format!("`{}` {why}: `{shown}` (after resolving its references)", f.name),
+                        format!("`{}` is {}", f.name, crate::contract::schema::describe(&f.ty)),
+                    ));
                 }
             }
             (Ty::Enum(values), Some(raw), Value::String(s)) if interp::has_refs(raw) && s != UNKNOWN && !values.contains(&s.as_str()) => {
-                out.push(stack.diagnostic(n.pos, format!("`{}` resolved to `{}`, which is not one of {}", f.name, crate::error::diag::excerpt(s), values.join(", ")), "check the variable it refers to"));
+                out.push(stack.diagnostic(
+                    n.pos,
+                    format!("`{}` resolved to `{}`, which is not one of {}", f.name, crate::error::diag::excerpt(s), values.join(", ")),
+                    "check the variable it refers to",
+                ));
             }
             (Ty::Struct(inner), _, Value::Object(_)) => late_checks(stack, n, inner, val, out),
             _ => {}

@@ -102,20 +102,25 @@ mod tests {
         let waits = vec![vec![], vec![0], vec![1], vec![], vec![]];
         let log = Mutex::new(Vec::new());
         let in_flight = Mutex::new((0usize, 0usize));
-        let out = run(&waits, 2, |i| {
-            let (log, in_flight) = (&log, &in_flight);
-            async move {
-                {
-                    let mut f = in_flight.lock().unwrap();
-                    f.0 += 1;
-                    f.1 = f.1.max(f.0);
+        let out = run(
+            &waits,
+            2,
+            |i| {
+                let (log, in_flight) = (&log, &in_flight);
+                async move {
+                    {
+                        let mut f = in_flight.lock().unwrap();
+                        f.0 += 1;
+                        f.1 = f.1.max(f.0);
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    log.lock().unwrap().push(i);
+                    in_flight.lock().unwrap().0 -= 1;
+                    Ok::<(), ()>(())
                 }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                log.lock().unwrap().push(i);
-                in_flight.lock().unwrap().0 -= 1;
-                Ok::<(), ()>(())
-            }
-        }, never())
+            },
+            never(),
+        )
         .await;
         assert_eq!(out.done.len(), 5);
         let log = log.into_inner().unwrap();
@@ -127,7 +132,19 @@ mod tests {
     #[tokio::test]
     async fn a_failure_blocks_only_what_depends_on_it() {
         let waits = vec![vec![], vec![0], vec![1], vec![]];
-        let out = run(&waits, 4, |i| async move { if i == 0 { Err("boom") } else { Ok(()) } }, never()).await;
+        let out = run(
+            &waits,
+            4,
+            |i| async move {
+                if i == 0 {
+                    Err("boom")
+                } else {
+                    Ok(())
+                }
+            },
+            never(),
+        )
+        .await;
         assert_eq!(out.failed, vec![(0, "boom")]);
         let mut skipped = out.skipped.clone();
         skipped.sort();

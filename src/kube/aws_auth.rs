@@ -74,7 +74,9 @@ fn entry_fields(v: &Value, what: &str) -> Result<(String, Option<String>, Vec<St
     let username = m.get("username").and_then(Value::as_str).map(str::to_string);
     let groups = match m.get("groups") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a.iter().map(|g| g.as_str().map(str::to_string).ok_or_else(|| format!("{what}: `groups` must be strings"))).collect::<Result<_, _>>()?,
+        Some(Value::Array(a)) => {
+            a.iter().map(|g| g.as_str().map(str::to_string).ok_or_else(|| format!("{what}: `groups` must be strings"))).collect::<Result<_, _>>()?
+        }
         Some(_) => return Err(format!("{what}: `groups` must be a list")),
     };
     Ok((rolearn, username, groups))
@@ -176,7 +178,8 @@ mod tests {
     use super::*;
 
     const NODE: &str = "- groups:\n  - system:bootstrappers\n  - system:nodes\n  rolearn: arn:aws:iam::1:role/eksctl-node-NodeInstanceRole-X\n  username: system:node:{{EC2PrivateDNSName}}\n";
-    const ODD: &str = "# platform team, do not remove\n- rolearn: arn:aws:iam::1:role/ops\n  username: ops # on-call\n  groups: [ops-team]\n  x-custom: keep me\n\n";
+    const ODD: &str =
+        "# platform team, do not remove\n- rolearn: arn:aws:iam::1:role/ops\n  username: ops # on-call\n  groups: [ops-team]\n  x-custom: keep me\n\n";
 
     #[test]
     fn upsert_appends_and_keeps_other_entries_byte_for_byte() {

@@ -85,9 +85,9 @@ pub async fn client(aws: &Aws, region: &str, info: &Cluster, kubeconfig_context:
         let config = match kubeconfig_context {
             Some(context) => {
                 let opts = kube::config::KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
-                kube::Config::from_kubeconfig(&opts).await.map_err(|e| {
-                    crate::Error::user(format!("cannot use kubeconfig context `{context}`: {e}"), "check `kubectl config get-contexts`")
-                })?
+                kube::Config::from_kubeconfig(&opts)
+                    .await
+                    .map_err(|e| crate::Error::user(format!("cannot use kubeconfig context `{context}`: {e}"), "check `kubectl config get-contexts`"))?
             }
             None => {
                 let url = info.endpoint.parse().map_err(|e| {
@@ -101,7 +101,10 @@ pub async fn client(aws: &Aws, region: &str, info: &Cluster, kubeconfig_context:
             }
         };
         kube::Client::try_from(config).map_err(|e| {
-            crate::Error::user(format!("cannot build a Kubernetes client for cluster {cluster}: {e}"), "check the cluster's endpoint and certificate in the EKS console")
+            crate::Error::user(
+                format!("cannot build a Kubernetes client for cluster {cluster}: {e}"),
+                "check the cluster's endpoint and certificate in the EKS console",
+            )
         })
     }
 }

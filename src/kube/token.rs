@@ -27,9 +27,9 @@ pub fn sts_endpoint(config: &aws_types::SdkConfig, region: &str) -> String {
 }
 
 pub async fn mint(config: &aws_types::SdkConfig, region: &str, cluster: &str) -> crate::Result<String> {
-    let provider = config.credentials_provider().ok_or_else(|| {
-        crate::Error::user("no AWS credentials provider configured", "configure credentials (AWS_PROFILE, SSO, environment)")
-    })?;
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| crate::Error::user("no AWS credentials provider configured", "configure credentials (AWS_PROFILE, SSO, environment)"))?;
     let creds = provider
         .provide_credentials()
         .await
@@ -37,30 +37,17 @@ pub async fn mint(config: &aws_types::SdkConfig, region: &str, cluster: &str) ->
     presign(&creds, &sts_endpoint(config, region), region, cluster, SystemTime::now())
 }
 
-pub fn presign(
-    creds: &aws_credential_types::Credentials,
-    endpoint: &str,
-    region: &str,
-    cluster: &str,
-    at: SystemTime,
-) -> crate::Result<String> {
+pub fn presign(creds: &aws_credential_types::Credentials, endpoint: &str, region: &str, cluster: &str, at: SystemTime) -> crate::Result<String> {
     let bad = |e: String| crate::Error::user(format!("cannot sign the EKS token: {e}"), "check the region and the STS endpoint");
     let url = format!("{}/?Action=GetCallerIdentity&Version=2011-06-15", endpoint.trim_end_matches('/'));
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
     settings.expires_in = Some(EXPIRES);
     let identity = creds.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("sts")
-        .time(at)
-        .settings(settings)
-        .build()
-        .map_err(|e| bad(e.to_string()))?
-        .into();
-    let request = SignableRequest::new("GET", url.clone(), std::iter::once(("x-k8s-aws-id", cluster)), SignableBody::Bytes(&[]))
-        .map_err(|e| bad(e.to_string()))?;
+    let params =
+        v4::SigningParams::builder().identity(&identity).region(region).name("sts").time(at).settings(settings).build().map_err(|e| bad(e.to_string()))?.into();
+    let request =
+        SignableRequest::new("GET", url.clone(), std::iter::once(("x-k8s-aws-id", cluster)), SignableBody::Bytes(&[])).map_err(|e| bad(e.to_string()))?;
     let (instructions, _) = sign(request, &params).map_err(|e| bad(e.to_string()))?.into_parts();
     let mut req = http::Request::builder().method("GET").uri(&url).body(()).map_err(|e| bad(e.to_string()))?;
     instructions.apply_to_request_http1x(&mut req);
@@ -75,7 +62,8 @@ mod tests {
     #[test]
     fn token_is_a_presigned_get_caller_identity_naming_the_cluster() {
         let creds = aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
-        let t = presign(&creds, "https://sts.us-east-1.amazonaws.com", "us-east-1", "eksdemo1", SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)).unwrap();
+        let t = presign(&creds, "https://sts.us-east-1.amazonaws.com", "us-east-1", "eksdemo1", SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            .unwrap();
         let b64 = t.strip_prefix(PREFIX).expect("prefix");
         assert!(!b64.contains('=') && !b64.contains('+') && !b64.contains('/'), "base64url without padding");
         let url = String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64).unwrap()).unwrap();

@@ -45,14 +45,7 @@ pub fn render(plan: &Plan, style: Style) -> String {
             let _ = writeln!(out, "The account matches stack {}.", plan.stack);
         }
     } else {
-        let _ = writeln!(
-            out,
-            "{} {} to add, {} to change, {} to destroy.",
-            style.bold("Plan:"),
-            c.add,
-            c.change,
-            c.destroy
-        );
+        let _ = writeln!(out, "{} {} to add, {} to change, {} to destroy.", style.bold("Plan:"), c.add, c.change, c.destroy);
     }
     if c.unowned > 0 {
         let _ = writeln!(
@@ -93,7 +86,8 @@ fn step(out: &mut String, s: &Step, plan: &Plan, style: Style) {
                 let _ = writeln!(out, "      {} {r}", style.bold("reason:"));
             }
             if let Some(old) = s.live.as_ref().filter(|l| l.identity != s.identity) {
-                let _ = writeln!(out, "      {} {} goes once nothing refers to it", style.bold("old:"), old.identity.rsplit(' ').next().unwrap_or(&old.identity));
+                let _ =
+                    writeln!(out, "      {} {} goes once nothing refers to it", style.bold("old:"), old.identity.rsplit(' ').next().unwrap_or(&old.identity));
             }
             changes(out, &s.changes, style);
         }
@@ -160,7 +154,9 @@ fn changes(out: &mut String, changes: &[FieldChange], style: Style) {
 /// Tags as the user wrote them: provision's own are not news.
 fn without_reserved_tags(key: &str, v: &Value) -> Value {
     match v {
-        Value::Object(m) if key == "tags" => Value::Object(m.iter().filter(|(k, _)| !k.starts_with(RESERVED_TAG_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Value::Object(m) if key == "tags" => {
+            Value::Object(m.iter().filter(|(k, _)| !k.starts_with(RESERVED_TAG_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        }
         other => other.clone(),
     }
 }

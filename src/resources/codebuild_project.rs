@@ -38,9 +38,17 @@ pub static SCHEMA: Schema = Schema {
     summary: "A CodeBuild project run by the pipeline (source and artifacts are `CODEPIPELINE`).",
     notes: "Creating or updating a project right after its service role is retried while IAM propagates the role.",
     fields: &[
-        field("name", text_matching(2, 255, Pattern { describe: "letters, digits, `-` or `_`", check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') }), "project name")
-            .required()
-            .replace("CodeBuild projects cannot be renamed"),
+        field(
+            "name",
+            text_matching(
+                2,
+                255,
+                Pattern { describe: "letters, digits, `-` or `_`", check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') },
+            ),
+            "project name",
+        )
+        .required()
+        .replace("CodeBuild projects cannot be renamed"),
         field("description", text(0, 255), "what the project does"),
         field("service_role", STRING, "the role the builds run as (an ARN)").required(),
         field("buildspec", STRING, "buildspec file name in the source").required(),
@@ -128,7 +136,9 @@ impl Resource for CodebuildProject {
     async fn create(&self, op: &Op<'_>, s: &State) -> Result<BTreeMap<String, String>> {
         let parts = Parts::new(s)?;
         let cb = op.aws.codebuild();
-        let out = op.propagation("CreateProject", &s.service_role, || async { with_definition!(cb.create_project(), s, parts).send().await.map_err(aws::error) }).await?;
+        let out = op
+            .propagation("CreateProject", &s.service_role, || async { with_definition!(cb.create_project(), s, parts).send().await.map_err(aws::error) })
+            .await?;
         Ok(out.project.and_then(|p| p.arn).map(|a| ("arn".to_string(), a)).into_iter().collect())
     }
 

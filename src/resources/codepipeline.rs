@@ -33,7 +33,8 @@ const ACTION: &[Field] = &[
     field("namespace", STRING, "variable namespace"),
 ];
 
-const STAGE: &[Field] = &[field("name", text(1, 100), "stage name").required(), field("actions", Ty::List(&Ty::Struct(ACTION)), "the stage's actions").required()];
+const STAGE: &[Field] =
+    &[field("name", text(1, 100), "stage name").required(), field("actions", Ty::List(&Ty::Struct(ACTION)), "the stage's actions").required()];
 
 pub static SCHEMA: Schema = Schema {
     kind: "codepipeline",
@@ -105,7 +106,11 @@ fn check_structure(props: &Value) -> Vec<PropError> {
         v
     };
     if stages.len() < 2 {
-        return vec![PropError::at(keys(&["stages"]), format!("a pipeline needs at least 2 stages, found {}", stages.len()), "start with a Source stage and add at least one more (Build, Deploy, ...)")];
+        return vec![PropError::at(
+            keys(&["stages"]),
+            format!("a pipeline needs at least 2 stages, found {}", stages.len()),
+            "start with a Source stage and add at least one more (Build, Deploy, ...)",
+        )];
     }
     let mut stage_names = BTreeSet::new();
     let mut produced: BTreeSet<String> = BTreeSet::new();
@@ -124,22 +129,38 @@ fn check_structure(props: &Value) -> Vec<PropError> {
         for (j, a) in actions.iter().enumerate() {
             let aname = a["name"].as_str().unwrap_or_default();
             if !action_names.insert(aname.to_string()) {
-                return vec![PropError::at(action_path(i, j, "name"), format!("duplicate action name `{aname}` in stage `{name}`"), "action names must be unique within a stage")];
+                return vec![PropError::at(
+                    action_path(i, j, "name"),
+                    format!("duplicate action name `{aname}` in stage `{name}`"),
+                    "action names must be unique within a stage",
+                )];
             }
             let category = a["category"].as_str().unwrap_or_default();
             let is_source = category == "Source";
             if i == 0 && !is_source {
-                return vec![PropError::at(action_path(i, j, "category"), format!("the first stage may hold only Source actions, found {category}"), "move this action to a later stage")];
+                return vec![PropError::at(
+                    action_path(i, j, "category"),
+                    format!("the first stage may hold only Source actions, found {category}"),
+                    "move this action to a later stage",
+                )];
             }
             if i > 0 && is_source {
-                return vec![PropError::at(action_path(i, j, "category"), "Source actions belong in the first stage only", "move this action to the first stage")];
+                return vec![PropError::at(
+                    action_path(i, j, "category"),
+                    "Source actions belong in the first stage only",
+                    "move this action to the first stage",
+                )];
             }
             for (k, input) in a["input_artifacts"].as_array().into_iter().flatten().enumerate() {
                 let input = input.as_str().unwrap_or_default();
                 if !produced.contains(input) {
                     let mut path = action_path(i, j, "input_artifacts");
                     path.push(PathSeg::Index(k));
-                    return vec![PropError::at(path, format!("input artifact `{input}` is not produced by an earlier action"), "name an `output_artifacts` entry of an action in an earlier stage")];
+                    return vec![PropError::at(
+                        path,
+                        format!("input artifact `{input}` is not produced by an earlier action"),
+                        "name an `output_artifacts` entry of an action in an earlier stage",
+                    )];
                 }
             }
         }
@@ -179,12 +200,23 @@ impl Resource for Codepipeline {
         let found = aws::reads::each(ctx.settings.read_parallelism, names, |name| {
             let owned = &owned;
             async move {
-                let Some(out) = aws::absent(cp.get_pipeline().name(&name).send().await.op("GetPipeline"), &["PipelineNotFoundException"])? else { return Ok(None) };
+                let Some(out) = aws::absent(cp.get_pipeline().name(&name).send().await.op("GetPipeline"), &["PipelineNotFoundException"])? else {
+                    return Ok(None);
+                };
                 let Some(p) = out.pipeline() else { return Ok(None) };
                 let arn = out.metadata().and_then(|m| m.pipeline_arn()).map(str::to_string).unwrap_or_else(|| ctx.arn("codepipeline", &name));
                 let tags = match owned.get(&name) {
                     Some(t) => t.clone(),
-                    None => cp.list_tags_for_resource().resource_arn(&arn).send().await.op("ListTagsForResource")?.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                    None => cp
+                        .list_tags_for_resource()
+                        .resource_arn(&arn)
+                        .send()
+                        .await
+                        .op("ListTagsForResource")?
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect(),
                 };
                 Ok(Some(Live::new(read(p, tags)).attr("arn", arn)))
             }
@@ -197,8 +229,10 @@ impl Resource for Codepipeline {
         let decl = declaration(s)?;
         let tags = sdk_tags(&s.tags)?;
         let cp = op.aws.codepipeline();
-        op.propagation("CreatePipeline", &s.role_arn, || async { cp.create_pipeline().pipeline(decl.clone()).set_tags(Some(tags.clone())).send().await.map_err(aws::error) })
-            .await?;
+        op.propagation("CreatePipeline", &s.role_arn, || async {
+            cp.create_pipeline().pipeline(decl.clone()).set_tags(Some(tags.clone())).send().await.map_err(aws::error)
+        })
+        .await?;
         Ok(BTreeMap::from([("arn".to_string(), op.arn("codepipeline", &s.name))]))
     }
 
@@ -287,8 +321,12 @@ fn declaration(s: &State) -> Result<PipelineDeclaration> {
                         .action_type_id(type_id)
                         .run_order(a.run_order)
                         .set_configuration(Some(a.configuration.clone().into_iter().collect()))
-                        .set_input_artifacts(Some(a.input_artifacts.iter().map(|n| InputArtifact::builder().name(n).build()).collect::<Result<_, _>>().map_err(bad)?))
-                        .set_output_artifacts(Some(a.output_artifacts.iter().map(|n| OutputArtifact::builder().name(n).build()).collect::<Result<_, _>>().map_err(bad)?))
+                        .set_input_artifacts(Some(
+                            a.input_artifacts.iter().map(|n| InputArtifact::builder().name(n).build()).collect::<Result<_, _>>().map_err(bad)?,
+                        ))
+                        .set_output_artifacts(Some(
+                            a.output_artifacts.iter().map(|n| OutputArtifact::builder().name(n).build()).collect::<Result<_, _>>().map_err(bad)?,
+                        ))
                         .set_region(a.region.clone())
                         .set_namespace(a.namespace.clone())
                         .build()

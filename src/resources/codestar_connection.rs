@@ -84,14 +84,25 @@ impl Resource for CodestarConnection {
         while let Some(page) = pages.next().await {
             conns.extend(page.op("ListConnections")?.connections().iter().cloned());
         }
-        let relevant = conns.into_iter().filter(|c| owned.contains_key(c.connection_arn().unwrap_or_default()) || wanted.contains(c.connection_name().unwrap_or_default()));
+        let relevant = conns
+            .into_iter()
+            .filter(|c| owned.contains_key(c.connection_arn().unwrap_or_default()) || wanted.contains(c.connection_name().unwrap_or_default()));
         aws::reads::each(ctx.settings.read_parallelism, relevant, |c| {
             let owned = &owned;
             async move {
                 let arn = c.connection_arn().unwrap_or_default().to_string();
                 let tags = match owned.get(&arn) {
                     Some(t) => t.clone(),
-                    None => cs.list_tags_for_resource().resource_arn(&arn).send().await.op("ListTagsForResource")?.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                    None => cs
+                        .list_tags_for_resource()
+                        .resource_arn(&arn)
+                        .send()
+                        .await
+                        .op("ListTagsForResource")?
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect(),
                 };
                 let name = c.connection_name().unwrap_or_default().to_string();
                 let note = match c.connection_status().map(|s| s.as_str()) {

@@ -24,8 +24,7 @@ pub static SCHEMA: Schema = Schema {
         field("name", text_matching(2, 256, NAME), "repository name").required().replace("a repository cannot be renamed"),
         field("image_tag_mutability", Ty::Enum(&["MUTABLE", "IMMUTABLE"]), "whether a pushed tag can be moved"),
         field("scan_on_push", Ty::Bool, "scan every pushed image"),
-        field("encryption", Ty::Enum(&["AES256", "KMS"]), "encryption at rest")
-            .replace("ECR fixes a repository's encryption when it is created"),
+        field("encryption", Ty::Enum(&["AES256", "KMS"]), "encryption at rest").replace("ECR fixes a repository's encryption when it is created"),
         field("kms_key", STRING, "the KMS key for `KMS` encryption").replace("ECR fixes a repository's encryption key when it is created"),
         field("force_destroy", Ty::Bool, "let destroy delete a repository that still holds images").behaviour(Lit::Bool(false)),
         TAGS,
@@ -101,7 +100,12 @@ impl Resource for EcrRepository {
                 let tags = match owned.get(&arn) {
                     Some(t) => t.clone(),
                     // A same-named repository that is not ours: whose is it?
-                    None => ecr.list_tags_for_resource().resource_arn(&arn).send().await.op("ListTagsForResource")?
+                    None => ecr
+                        .list_tags_for_resource()
+                        .resource_arn(&arn)
+                        .send()
+                        .await
+                        .op("ListTagsForResource")?
                         .tags
                         .unwrap_or_default()
                         .into_iter()

@@ -152,7 +152,8 @@ impl Resource for EksAccessEntry {
     }
 
     async fn inventory(&self, ctx: &Ctx, reads: &Reads, wanted: &[State]) -> Result<Vec<Live<State>>> {
-        let owned: BTreeMap<String, Tags> = reads.tagged(&ctx.aws, "eks").await?.into_iter().filter(|t| t.arn.contains(":access-entry/")).map(|t| (t.arn, t.tags)).collect();
+        let owned: BTreeMap<String, Tags> =
+            reads.tagged(&ctx.aws, "eks").await?.into_iter().filter(|t| t.arn.contains(":access-entry/")).map(|t| (t.arn, t.tags)).collect();
         let mut clusters: BTreeSet<String> = wanted.iter().map(|w| w.cluster.clone()).collect();
         clusters.extend(owned.keys().filter_map(|a| a.split(":access-entry/").nth(1)?.split('/').next().map(str::to_string)));
         let wanted_keys: BTreeSet<(&str, &str)> = wanted.iter().map(|w| (w.cluster.as_str(), w.principal_arn.as_str())).collect();
@@ -183,7 +184,9 @@ impl Resource for EksAccessEntry {
             let eks = ctx.aws.eks();
             let (entry, policies) = futures::try_join!(
                 async { eks.describe_access_entry().cluster_name(&cluster).principal_arn(&principal).send().await.op("DescribeAccessEntry") },
-                async { eks.list_associated_access_policies().cluster_name(&cluster).principal_arn(&principal).send().await.op("ListAssociatedAccessPolicies") }
+                async {
+                    eks.list_associated_access_policies().cluster_name(&cluster).principal_arn(&principal).send().await.op("ListAssociatedAccessPolicies")
+                }
             )?;
             let Some(entry) = entry.access_entry else { return Ok(None) };
             let mut access_policies: Vec<Policy> = policies
@@ -253,7 +256,14 @@ impl Resource for EksAccessEntry {
         try_join_all(s.access_policies.iter().filter(|p| !l.access_policies.contains(p)).map(|p| associate(op, s, p))).await?;
         let kept: BTreeSet<&str> = s.access_policies.iter().map(|p| p.policy.as_str()).collect();
         try_join_all(l.access_policies.iter().filter(|p| !kept.contains(p.policy.as_str())).map(|p| async {
-            eks.disassociate_access_policy().cluster_name(&s.cluster).principal_arn(&s.principal_arn).policy_arn(&p.policy).send().await.op("DisassociateAccessPolicy").map(|_| ())
+            eks.disassociate_access_policy()
+                .cluster_name(&s.cluster)
+                .principal_arn(&s.principal_arn)
+                .policy_arn(&p.policy)
+                .send()
+                .await
+                .op("DisassociateAccessPolicy")
+                .map(|_| ())
         }))
         .await?;
         Ok(())

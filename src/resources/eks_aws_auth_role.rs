@@ -331,7 +331,10 @@ fn backup(dir: &Path, cluster: &str, cm: &ConfigMap) -> Result<()> {
     let write = || -> std::io::Result<()> {
         crate::files::private_dir(dir)?;
         crate::files::write_private(&path, serde_json::to_string_pretty(cm).unwrap_or_default().as_bytes())?;
-        let mut old: Vec<_> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix))).collect();
+        let mut old: Vec<_> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+            .collect();
         old.sort();
         for p in old.iter().take(old.len().saturating_sub(BACKUPS_KEPT)) {
             std::fs::remove_file(p)?;

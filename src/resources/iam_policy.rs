@@ -19,10 +19,7 @@ pub struct IamPolicy;
 /// IAM keeps at most five versions of a managed policy.
 const MAX_VERSIONS: usize = 5;
 
-const NAME: Pattern = Pattern {
-    describe: "letters, digits or `+=,.@_-`",
-    check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)),
-};
+const NAME: Pattern = Pattern { describe: "letters, digits or `+=,.@_-`", check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) };
 
 pub static SCHEMA: Schema = Schema {
     kind: "iam_policy",
@@ -161,20 +158,28 @@ impl Resource for IamPolicy {
         let entities = iam.list_entities_for_policy().policy_arn(&arn).send().await.op("ListEntitiesForPolicy")?;
         let gone = |r: Result<()>| aws::absent(r, &["NoSuchEntity"]).map(|_| ());
         let arn = arn.as_str();
-        let roles = entities.policy_roles().iter().filter_map(|r| r.role_name()).map(|r| async move {
-            gone(iam.detach_role_policy().role_name(r).policy_arn(arn).send().await.op("DetachRolePolicy").map(|_| ()))
-        });
-        let users = entities.policy_users().iter().filter_map(|u| u.user_name()).map(|u| async move {
-            gone(iam.detach_user_policy().user_name(u).policy_arn(arn).send().await.op("DetachUserPolicy").map(|_| ()))
-        });
-        let groups = entities.policy_groups().iter().filter_map(|g| g.group_name()).map(|g| async move {
-            gone(iam.detach_group_policy().group_name(g).policy_arn(arn).send().await.op("DetachGroupPolicy").map(|_| ()))
-        });
+        let roles = entities
+            .policy_roles()
+            .iter()
+            .filter_map(|r| r.role_name())
+            .map(|r| async move { gone(iam.detach_role_policy().role_name(r).policy_arn(arn).send().await.op("DetachRolePolicy").map(|_| ())) });
+        let users = entities
+            .policy_users()
+            .iter()
+            .filter_map(|u| u.user_name())
+            .map(|u| async move { gone(iam.detach_user_policy().user_name(u).policy_arn(arn).send().await.op("DetachUserPolicy").map(|_| ())) });
+        let groups = entities
+            .policy_groups()
+            .iter()
+            .filter_map(|g| g.group_name())
+            .map(|g| async move { gone(iam.detach_group_policy().group_name(g).policy_arn(arn).send().await.op("DetachGroupPolicy").map(|_| ())) });
         futures::try_join!(try_join_all(roles), try_join_all(users), try_join_all(groups))?;
         let versions = list_versions(op, arn).await?;
-        try_join_all(versions.iter().filter(|(_, default)| !default).map(|(v, _)| async move {
-            gone(iam.delete_policy_version().policy_arn(arn).version_id(v).send().await.op("DeletePolicyVersion").map(|_| ()))
-        }))
+        try_join_all(
+            versions.iter().filter(|(_, default)| !default).map(|(v, _)| async move {
+                gone(iam.delete_policy_version().policy_arn(arn).version_id(v).send().await.op("DeletePolicyVersion").map(|_| ()))
+            }),
+        )
         .await?;
         iam.delete_policy().policy_arn(arn).send().await.op("DeletePolicy").map(|_| ())
     }

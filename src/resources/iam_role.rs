@@ -14,10 +14,7 @@ use std::collections::BTreeMap;
 
 pub struct IamRole;
 
-const NAME: Pattern = Pattern {
-    describe: "letters, digits or `+=,.@_-`",
-    check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)),
-};
+const NAME: Pattern = Pattern { describe: "letters, digits or `+=,.@_-`", check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) };
 
 pub static SCHEMA: Schema = Schema {
     kind: "iam_role",
@@ -198,9 +195,14 @@ impl Resource for IamRole {
                 // ...and, if something was attached since, read what is attached now and go again.
                 let (inline, managed) = futures::try_join!(list_inline(op, name), list_attached(op, name))?;
                 detach_all(op, name, inline, managed).await?;
-                op.aws.iam().delete_role().role_name(name).send().await.op("DeleteRole").map_err(|e| {
-                    e.with_help("the role is still in use (e.g. by an instance profile); remove that first")
-                })?;
+                op.aws
+                    .iam()
+                    .delete_role()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .op("DeleteRole")
+                    .map_err(|e| e.with_help("the role is still in use (e.g. by an instance profile); remove that first"))?;
                 Ok(())
             }
             r => r.map(|_| ()),

@@ -7,8 +7,7 @@ use crate::Result;
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
-    VersioningConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,14 +80,17 @@ impl Resource for S3Bucket {
         let s3 = ctx.aws.s3();
         let owned: BTreeMap<String, Tags> =
             reads.tagged(&ctx.aws, "s3").await?.into_iter().map(|t| (t.arn.rsplit(':').next().unwrap_or_default().to_string(), t.tags)).collect();
-        let listed: BTreeSet<String> = s3.list_buckets().send().await.op("ListBuckets")?.buckets().iter().filter_map(|b| b.name().map(str::to_string)).collect();
+        let listed: BTreeSet<String> =
+            s3.list_buckets().send().await.op("ListBuckets")?.buckets().iter().filter_map(|b| b.name().map(str::to_string)).collect();
         let wanted: BTreeMap<&str, &State> = wanted.iter().map(|w| (w.name.as_str(), w)).collect();
         // Bucket names are global: a wanted name not in this account may be someone else's.
         for name in wanted.keys().filter(|n| !listed.contains(**n)) {
             if let Err(e) = s3.head_bucket().bucket(*name).send().await {
                 let e = aws::error(e);
                 if e.status == Some(403) {
-                    return Err(e.op("HeadBucket").with_help(format!("the bucket name `{name}` is taken by another account (bucket names are global): choose another `name`")));
+                    return Err(e
+                        .op("HeadBucket")
+                        .with_help(format!("the bucket name `{name}` is taken by another account (bucket names are global): choose another `name`")));
                 }
             }
         }
@@ -97,8 +99,7 @@ impl Resource for S3Bucket {
             .filter(|n| owned.contains_key(*n) || wanted.contains_key(n.as_str()))
             .map(|n| (n.clone(), owned.get(n).cloned(), wanted.get(n.as_str()).map(|w| (*w).clone())))
             .collect();
-        aws::reads::each(ctx.settings.read_parallelism, relevant, |(name, tags, w)| async move { read(ctx, &name, tags, w.as_ref()).await })
-        .await
+        aws::reads::each(ctx.settings.read_parallelism, relevant, |(name, tags, w)| async move { read(ctx, &name, tags, w.as_ref()).await }).await
     }
 
     async fn create(&self, op: &Op<'_>, s: &State) -> Result<BTreeMap<String, String>> {
@@ -157,7 +158,10 @@ async fn read(ctx: &Ctx, name: &str, owned_tags: Option<Tags>, want: Option<&Sta
             if !wants(|w| w.encryption.is_some() || w.kms_key_id.is_some()) {
                 return Ok(None);
             }
-            let out = aws::absent(s3.get_bucket_encryption().bucket(name).send().await.op("GetBucketEncryption"), &["ServerSideEncryptionConfigurationNotFoundError"])?;
+            let out = aws::absent(
+                s3.get_bucket_encryption().bucket(name).send().await.op("GetBucketEncryption"),
+                &["ServerSideEncryptionConfigurationNotFoundError"],
+            )?;
             Ok(out.and_then(|o| {
                 let d = o.server_side_encryption_configuration()?.rules().first()?.apply_server_side_encryption_by_default()?.clone();
                 Some((d.sse_algorithm().as_str().to_string(), d.kms_master_key_id().map(str::to_string)))
@@ -167,9 +171,13 @@ async fn read(ctx: &Ctx, name: &str, owned_tags: Option<Tags>, want: Option<&Sta
             if !wants(|w| w.block_public_access.is_some()) {
                 return Ok(None);
             }
-            let out = aws::absent(s3.get_public_access_block().bucket(name).send().await.op("GetPublicAccessBlock"), &["NoSuchPublicAccessBlockConfiguration"])?;
+            let out =
+                aws::absent(s3.get_public_access_block().bucket(name).send().await.op("GetPublicAccessBlock"), &["NoSuchPublicAccessBlockConfiguration"])?;
             Ok(Some(out.and_then(|o| o.public_access_block_configuration().cloned()).is_some_and(|c| {
-                c.block_public_acls() == Some(true) && c.ignore_public_acls() == Some(true) && c.block_public_policy() == Some(true) && c.restrict_public_buckets() == Some(true)
+                c.block_public_acls() == Some(true)
+                    && c.ignore_public_acls() == Some(true)
+                    && c.block_public_policy() == Some(true)
+                    && c.restrict_public_buckets() == Some(true)
             })))
         },
         async {

@@ -196,7 +196,8 @@ impl Resource for SnsTopic {
     async fn update(&self, op: &Op<'_>, s: &State, live: &Live<State>) -> Result<()> {
         let (sns, l) = (op.aws.sns(), &live.state);
         let arn = topic_arn(op, &s.name);
-        let mut set: Vec<(String, String)> = s.attributes.iter().filter(|(k, v)| l.attributes.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut set: Vec<(String, String)> =
+            s.attributes.iter().filter(|(k, v)| l.attributes.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
         if s.display_name != l.display_name {
             set.push(("DisplayName".into(), s.display_name.clone().unwrap_or_default()));
         }

@@ -64,7 +64,11 @@ pub enum Ref {
     Region,
     Stack,
     /// `kind.name.attr`
-    Attr { kind: String, name: String, attr: String },
+    Attr {
+        kind: String,
+        name: String,
+        attr: String,
+    },
 }
 
 pub fn parse_ref(expr: &str) -> Result<Ref, String> {
@@ -122,10 +126,7 @@ mod tests {
     #[test]
     fn refs() {
         assert_eq!(parse_ref("var.x").unwrap(), Ref::Var("x".into()));
-        assert_eq!(
-            parse_ref("iam_role.kubectl.arn").unwrap(),
-            Ref::Attr { kind: "iam_role".into(), name: "kubectl".into(), attr: "arn".into() }
-        );
+        assert_eq!(parse_ref("iam_role.kubectl.arn").unwrap(), Ref::Attr { kind: "iam_role".into(), name: "kubectl".into(), attr: "arn".into() });
         assert!(parse_ref("iam_role.kubectl").is_err());
         assert!(parse_ref("a b").is_err());
     }

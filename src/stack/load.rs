@@ -39,9 +39,7 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
         return Err(format!("it is {} bytes; the limit is {MAX_FILE_BYTES}", meta.len()));
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| e.to_string())?;
+    std::fs::File::open(path).and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)).map_err(|e| e.to_string())?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(format!("it is larger than the limit of {MAX_FILE_BYTES} bytes"));
     }
@@ -60,9 +58,8 @@ fn utf8(bytes: Vec<u8>) -> Result<String, (u64, u64)> {
 }
 
 pub fn load(path: &Path) -> crate::Result<Parsed> {
-    let bytes = read_capped(path).map_err(|why| {
-        crate::Error::user(format!("cannot read stack file {}: {why}", path.display()), "pass an existing stack file with -s/--stack FILE")
-    })?;
+    let bytes = read_capped(path)
+        .map_err(|why| crate::Error::user(format!("cannot read stack file {}: {why}", path.display()), "pass an existing stack file with -s/--stack FILE"))?;
     load_bytes(path, bytes)
 }
 

@@ -151,10 +151,7 @@ impl Node {
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s: Spanned<NodeValue> = Spanned::deserialize(d)?;
-        Ok(Node {
-            pos: Pos { file: 0, line: s.referenced.line(), col: s.referenced.column() },
-            value: s.value,
-        })
+        Ok(Node { pos: Pos { file: 0, line: s.referenced.line(), col: s.referenced.column() }, value: s.value })
     }
 }
 
@@ -210,10 +207,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
         let mut out: Vec<(Key, Node)> = Vec::new();
         while let Some(k) = map.next_key::<Spanned<KeyString>>()? {
             let v: Node = map.next_value()?;
-            out.push((
-                Key { pos: Pos { file: 0, line: k.referenced.line(), col: k.referenced.column() }, name: k.value.0 },
-                v,
-            ));
+            out.push((Key { pos: Pos { file: 0, line: k.referenced.line(), col: k.referenced.column() }, name: k.value.0 }, v));
         }
         Ok(NodeValue::Map(out))
     }

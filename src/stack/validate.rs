@@ -43,7 +43,11 @@ pub fn validate(parsed: Parsed, registry: &dyn Registry, overrides: &[VarOverrid
     let region = root.get("region").and_then(|n| match n.as_str() {
         Some(s) if valid_region(s) => Some(s.to_string()),
         Some(s) => {
-            src.error(n.pos, format!("`{}` is not an AWS region name", excerpt(s)), "write e.g. `region: us-east-1`, or leave it out to use the AWS configuration");
+            src.error(
+                n.pos,
+                format!("`{}` is not an AWS region name", excerpt(s)),
+                "write e.g. `region: us-east-1`, or leave it out to use the AWS configuration",
+            );
             None
         }
         None => {
@@ -104,10 +108,7 @@ fn stack_name(src: &mut Sources, root: &Node) -> String {
 pub fn valid_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     let word = |p: &str| !p.is_empty() && p.len() <= 12 && p.chars().all(|c| c.is_ascii_lowercase());
-    parts.len() >= 3
-        && parts.len() <= 4
-        && parts[..parts.len() - 1].iter().all(|p| word(p))
-        && parts[parts.len() - 1].parse::<u8>().is_ok()
+    parts.len() >= 3 && parts.len() <= 4 && parts[..parts.len() - 1].iter().all(|p| word(p)) && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
 fn load_vars(src: &mut Sources, node: Option<&Node>, overrides: &[VarOverride]) -> BTreeMap<String, Var> {
@@ -123,7 +124,11 @@ fn load_vars(src: &mut Sources, node: Option<&Node>, overrides: &[VarOverride]) 
                         NodeValue::Float(f) => f.to_string(),
                         NodeValue::Bool(b) => b.to_string(),
                         _ => {
-                            src.error(v.pos, format!("variable `{}` must be a scalar, found {}", k.name, v.type_name()), "variables are strings; quote the value");
+                            src.error(
+                                v.pos,
+                                format!("variable `{}` must be a scalar, found {}", k.name, v.type_name()),
+                                "variables are strings; quote the value",
+                            );
                             continue;
                         }
                     };
@@ -231,7 +236,11 @@ fn load_settings(src: &mut Sources, node: Option<&Node>) -> Settings {
         };
         match v.value {
             NodeValue::Int(i) if i >= *min as i64 && i <= *max as i64 => set(&mut s, i as u64),
-            _ => src.error(v.pos, format!("`{}` must be a whole number from {min} to {max}", k.name), "e.g. `parallelism: 8`, `iam_propagation_timeout_seconds: 120`"),
+            _ => src.error(
+                v.pos,
+                format!("`{}` must be a whole number from {min} to {max}", k.name),
+                "e.g. `parallelism: 8`, `iam_propagation_timeout_seconds: 120`",
+            ),
         }
     }
     s
@@ -244,7 +253,11 @@ fn resource(src: &mut Sources, registry: &dyn Registry, key: &Key, node: &Node) 
         if registry.get(kind).is_some() && !name.is_empty() {
             src.error(key.pos, format!("invalid resource name `{}`", excerpt(name)), "use letters, digits, `_` or `-` after the kind, e.g. `iam_role.kubectl`");
         } else {
-            src.error(key.pos, format!("`{}` is not a resource address", excerpt(&key.name)), format!("write `KIND.NAME`, e.g. `ecr_repository.app`; kinds: {}", kinds()));
+            src.error(
+                key.pos,
+                format!("`{}` is not a resource address", excerpt(&key.name)),
+                format!("write `KIND.NAME`, e.g. `ecr_repository.app`; kinds: {}", kinds()),
+            );
         }
         return None;
     };
@@ -253,16 +266,17 @@ fn resource(src: &mut Sources, registry: &dyn Registry, key: &Key, node: &Node) 
         return None;
     };
     let Some(entries) = node.as_map() else {
-        src.error(node.pos, format!("`{}` must be a mapping of properties, found {}", key.name, node.type_name()), "indent the resource's properties under its address");
+        src.error(
+            node.pos,
+            format!("`{}` must be a mapping of properties, found {}", key.name, node.type_name()),
+            "indent the resource's properties under its address",
+        );
         return None;
     };
     let schema = kind.schema();
     let before = src.diags.0.len();
     // The properties of the AWS resource, without provision's own keys.
-    let props = Node {
-        pos: node.pos,
-        value: NodeValue::Map(entries.iter().filter(|(k, _)| !META_KEYS.contains(&k.name.as_str())).cloned().collect()),
-    };
+    let props = Node { pos: node.pos, value: NodeValue::Map(entries.iter().filter(|(k, _)| !META_KEYS.contains(&k.name.as_str())).cloned().collect()) };
     let guards = lifecycle(src, schema.fields, node.get("lifecycle"));
     let lint_ignore = checks(src, node.get("checks"));
     let help = format!("see the `{}` section of the README for its properties", schema.kind);
@@ -417,7 +431,11 @@ fn check_value(src: &mut Sources, f: &Field, ty: &Ty, v: &Node, help: &str) {
         (Ty::Tags, NodeValue::Map(m)) => {
             for (k, val) in m {
                 if k.name.starts_with(RESERVED_TAG_PREFIX) {
-                    src.error(k.pos, format!("tag key `{}` is reserved", excerpt(&k.name)), "keys starting with `provision:` are provision's own; choose another key");
+                    src.error(
+                        k.pos,
+                        format!("tag key `{}` is reserved", excerpt(&k.name)),
+                        "keys starting with `provision:` are provision's own; choose another key",
+                    );
                 } else if !matches!(val.value, NodeValue::Str(_) | NodeValue::Int(_) | NodeValue::Float(_) | NodeValue::Bool(_)) {
                     src.error(val.pos, format!("tag `{}` must be a string, found {}", excerpt(&k.name), val.type_name()), "tag values are strings");
                 }
@@ -498,7 +516,11 @@ fn references(src: &mut Sources, registry: &dyn Registry, resources: &mut [Resou
                     Err(msg) => src.error(at, msg, "references look like `${var.NAME}`, `${account_id}`, `${region}`, `${stack}` or `${KIND.NAME.ATTRIBUTE}`"),
                     Ok(Ref::Var(v)) if !vars.contains_key(&v) => {
                         let known = vars.keys().cloned().collect::<Vec<_>>().join(", ");
-                        src.error(at, format!("undefined variable `{}`", excerpt(&v)), if known.is_empty() { "declare it under `vars:`".to_string() } else { format!("declare it under `vars:` (declared: {known})") })
+                        src.error(
+                            at,
+                            format!("undefined variable `{}`", excerpt(&v)),
+                            if known.is_empty() { "declare it under `vars:`".to_string() } else { format!("declare it under `vars:` (declared: {known})") },
+                        )
                     }
                     Ok(Ref::Attr { kind, name, attr }) => {
                         let target = Address { kind: kind.clone(), name: name.clone() };
@@ -506,9 +528,15 @@ fn references(src: &mut Sources, registry: &dyn Registry, resources: &mut [Resou
                             None => src.error(at, format!("reference to undeclared resource `{target}`"), format!("declared resources: {}", names.join(", "))),
                             Some(k) if !k.schema().has_attribute(&attr) => {
                                 let attrs: Vec<&str> = k.schema().attributes.iter().map(|a| a.name).collect();
-                                src.error(at, format!("`{kind}` has no attribute `{}`", excerpt(&attr)), format!("attributes of `{kind}`: {}", attrs.join(", ")))
+                                src.error(
+                                    at,
+                                    format!("`{kind}` has no attribute `{}`", excerpt(&attr)),
+                                    format!("attributes of `{kind}`: {}", attrs.join(", ")),
+                                )
                             }
-                            Some(_) if target == r.address => src.error(at, format!("`{target}` refers to itself"), "a resource cannot use its own attributes; write the value out"),
+                            Some(_) if target == r.address => {
+                                src.error(at, format!("`{target}` refers to itself"), "a resource cannot use its own attributes; write the value out")
+                            }
                             Some(_) => {
                                 r.deps.insert(target);
                             }
@@ -528,7 +556,11 @@ fn duplicate_names(src: &mut Sources, resources: &[Resource]) {
         if let Some(first) = seen.get(&(r.address.kind.clone(), name.to_string())) {
             let first_at = src.loc(first.pos);
             let pos = r.props.get("name").map(|n| n.pos).unwrap_or(r.pos);
-            src.error(pos, format!("duplicate name: `{}` and `{}` both declare {} `{}`", first.address, r.address, r.address.kind, excerpt(name)), format!("names are identities in AWS; rename one of them (the first is at {first_at})"));
+            src.error(
+                pos,
+                format!("duplicate name: `{}` and `{}` both declare {} `{}`", first.address, r.address, r.address.kind, excerpt(name)),
+                format!("names are identities in AWS; rename one of them (the first is at {first_at})"),
+            );
         } else {
             seen.insert((r.address.kind.clone(), name.to_string()), r);
         }
@@ -575,7 +607,11 @@ fn cycles(src: &mut Sources, resources: &[Resource]) {
         if let Some(cycle) = visit(&r.address, &by_addr, &mut state, &mut path) {
             let first = by_addr[cycle[0]];
             let text = cycle.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" -> ");
-            src.error(first.pos, format!("reference cycle: {text}"), "resources cannot depend on each other in a loop; break it by writing one of the values out");
+            src.error(
+                first.pos,
+                format!("reference cycle: {text}"),
+                "resources cannot depend on each other in a loop; break it by writing one of the values out",
+            );
             return;
         }
     }

@@ -65,11 +65,7 @@ impl Emulator {
     /// Make the next `count` calls of `service`.`operation` fail with `kind`
     /// (`not_authorized`, `throttle`, `server_error`; -1 = forever).
     pub fn fault(&self, service: &str, operation: &str, kind: &str, count: i64) {
-        self.admin(
-            "POST",
-            "faults",
-            Some(serde_json::json!({"service": service, "operation": operation, "kind": kind, "count": count})),
-        );
+        self.admin("POST", "faults", Some(serde_json::json!({"service": service, "operation": operation, "kind": kind, "count": count})));
     }
 
     /// Number of AWS calls seen, by `service.Operation`.
@@ -84,10 +80,7 @@ impl Emulator {
     /// Write calls (anything but Get/List/Describe/Head) seen so far.
     pub fn write_calls(&self) -> Vec<String> {
         let c = self.calls();
-        let mut out: Vec<String> = c["by_operation"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
+        let mut out: Vec<String> = c["by_operation"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
         out.retain(|op| {
             let name = op.split('.').nth(1).unwrap_or(op);
             !["Get", "List", "Describe", "Head", "BatchGet"].iter().any(|p| name.starts_with(p))
@@ -119,8 +112,7 @@ impl Emulator {
     /// The provision command, set up for this emulator, not yet started.
     pub fn command(&self, dir: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_provision"));
-        c
-            .current_dir(dir)
+        c.current_dir(dir)
             .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

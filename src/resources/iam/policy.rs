@@ -93,9 +93,7 @@ fn account_ids_to_root(v: Value) -> Value {
     let a = a
         .into_iter()
         .map(|x| match x.as_str() {
-            Some(s) if s.len() == 12 && s.chars().all(|c| c.is_ascii_digit()) => {
-                Value::String(format!("arn:aws:iam::{s}:root"))
-            }
+            Some(s) if s.len() == 12 && s.chars().all(|c| c.is_ascii_digit()) => Value::String(format!("arn:aws:iam::{s}:root")),
             _ => x,
         })
         .collect();
@@ -212,8 +210,7 @@ mod tests {
     }
 
     fn action() -> impl Strategy<Value = String> {
-        prop::sample::select(vec!["s3:GetObject", "s3:PutObject", "ecr:*", "logs:CreateLogStream", "eks:Describe*", "sts:AssumeRole"])
-            .prop_map(str::to_string)
+        prop::sample::select(vec!["s3:GetObject", "s3:PutObject", "ecr:*", "logs:CreateLogStream", "eks:Describe*", "sts:AssumeRole"]).prop_map(str::to_string)
     }
     fn resource() -> impl Strategy<Value = String> {
         prop::sample::select(vec!["*", "arn:aws:s3:::b/*", "arn:aws:iam::1:role/r", "arn:aws:logs:*:*:*"]).prop_map(str::to_string)
