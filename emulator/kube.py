@@ -1,6 +1,8 @@
 """A Kubernetes API server double for ConfigMaps, with the semantics `provision` relies on.
 
 - HTTPS with a CA generated at start-up (the CA is what EKS DescribeCluster hands out);
+- the discovery documents (`/version`, `/api`, `/apis`, `/api/v1`), read-only namespaces and
+  `Table` answers, so that a real `kubectl get configmap ...` works against it;
 - `resourceVersion` from a global counter, changed by every write;
 - PUT with a stale resourceVersion -> 409 Conflict; POST of an existing name -> 409 AlreadyExists;
   missing -> 404 NotFound; Status bodies shaped like the real API server's;
@@ -82,11 +84,11 @@ def make_certs():
     return pem(ca), pem(cert), key_pem
 
 
-def status(code, reason, message, name=None):
+def status(code, reason, message, name=None, kind="configmaps"):
     body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "code": code}
     if name is not None:
-        body["details"] = {"name": name, "kind": "configmaps"}
+        body["details"] = {"name": name, "kind": kind}
     return code, body
 
 
@@ -94,7 +96,7 @@ class TokenError(Exception):
     pass
 
 
-def check_token(header, clusters, admin_token=None, now=None):
+def check_token(header, admin_token=None, now=None):
     """Validate an EKS bearer token the way aws-iam-authenticator does (minus calling STS)."""
     if not header or not header.startswith("Bearer "):
         raise TokenError("missing bearer token")
@@ -249,12 +251,76 @@ def merge_patch(target, patch):
     return target
 
 
+# Legacy (unaggregated) discovery, what kubectl and client-go read before any request: clients that
+# ask for aggregated discovery (apidiscovery.k8s.io/v2) fall back to it when the answer is plain JSON.
+CONFIGMAPS = {"name": "configmaps", "singularName": "configmap", "namespaced": True, "kind": "ConfigMap",
+              "verbs": ["create", "delete", "get", "list", "patch", "update"], "shortNames": ["cm"]}
+STARTED = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+BUILTIN_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+NAMESPACES = {"name": "namespaces", "singularName": "namespace", "namespaced": False, "kind": "Namespace",
+              "verbs": ["get", "list"], "shortNames": ["ns"]}
+DISCOVERY = {
+    "/version": lambda host: {"major": "1", "minor": "32", "gitVersion": "v1.32.0-eks-emulator",
+                              "gitTreeState": "clean", "goVersion": "go1.22.5", "compiler": "gc",
+                              "platform": "linux/amd64", "buildDate": "2024-08-01T00:00:00Z"},
+    "/api": lambda host: {"kind": "APIVersions", "versions": ["v1"],
+                          "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}]},
+    "/apis": lambda host: {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
+    "/api/v1": lambda host: {"kind": "APIResourceList", "groupVersion": "v1", "resources": [CONFIGMAPS, NAMESPACES]},
+}
+
+
+def namespaces(store, name):
+    """Read-only namespaces: the built-in ones and any holding a ConfigMap (kubectl looks a
+    namespace up to word its NotFound errors)."""
+    with store.lock:
+        names = sorted(set(BUILTIN_NAMESPACES) | {ns for ns, _ in store.objects})
+    items = [{"apiVersion": "v1", "kind": "Namespace",
+              "metadata": {"name": n, "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, n)), "resourceVersion": "1",
+                           "creationTimestamp": STARTED, "labels": {"kubernetes.io/metadata.name": n}},
+              "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}} for n in names]
+    if name is None:
+        return 200, {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
+    found = [i for i in items if i["metadata"]["name"] == name]
+    if not found:
+        return status(404, "NotFound", f'namespaces "{name}" not found', name, "namespaces")
+    return 200, found[0]
+
+
+def age(created, now=None):
+    """The API server's short duration format (`45s`, `3m12s`, `5h`, `2d`)."""
+    then = datetime.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+    s = max(0, int((time.time() if now is None else now) - then))
+    if s < 120:
+        return f"{s}s"
+    if s < 600:
+        return f"{s // 60}m{s % 60}s" if s % 60 else f"{s // 60}m"
+    if s < 3 * 3600:
+        return f"{s // 60}m"
+    if s < 2 * 86400:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def table(objects, rv):
+    return {
+        "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": str(rv)},
+        "columnDefinitions": [
+            {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0},
+            {"name": "Data", "type": "integer", "format": "", "description": "Number of keys in the ConfigMap.", "priority": 0},
+            {"name": "Age", "type": "string", "format": "", "description": "Time since creation.", "priority": 0},
+        ],
+        "rows": [{"cells": [o["metadata"]["name"], len(o.get("data") or {}), age(o["metadata"]["creationTimestamp"])],
+                  "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}}
+                 for o in objects],
+    }
+
+
 class KubeServer:
     """The HTTPS server; one per emulator, shared by every registered cluster."""
 
-    def __init__(self, host, clusters, admin_token=None):
+    def __init__(self, host, admin_token=None):
         self.store = Store()
-        self.clusters = clusters
         self.admin_token = admin_token
         self.ca_pem, cert_pem, key_pem = make_certs()
         self._files = tempfile.TemporaryDirectory(prefix="provision-kube-")
@@ -305,27 +371,26 @@ class KubeHandler(BaseHTTPRequestHandler):
     def _handle(self, method):
         st = self.server_state
         try:
-            check_token(self.headers.get("Authorization"), st.clusters, st.admin_token)
+            check_token(self.headers.get("Authorization"), st.admin_token)
         except TokenError as e:
             return self._send(*status(401, "Unauthorized", f"Unauthorized: {e}"))
         path = urllib.parse.urlparse(self.path).path.rstrip("/")
-        if path == "/version":
-            return self._send(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0-eks-emulator"})
-        if path == "/api":
-            return self._send(200, {"kind": "APIVersions", "versions": ["v1"]})
+        if method == "GET" and path in DISCOVERY:
+            return self._send(200, DISCOVERY[path](self.headers.get("Host", "")))
         parts = path.strip("/").split("/")
+        store = st.store
+        if parts == ["api", "v1", "configmaps"] and method == "GET":
+            return self._send_list(None)
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) <= 4 and method == "GET":
+            return self._send(*namespaces(store, parts[3] if len(parts) == 4 else None))
         # api/v1/namespaces/{ns}/configmaps[/{name}]
         if len(parts) < 5 or parts[:2] != ["api", "v1"] or parts[2] != "namespaces" or parts[4] != "configmaps":
             return self._send(*status(404, "NotFound", "the server could not find the requested resource"))
         ns = parts[3]
         name = parts[5] if len(parts) > 5 else None
-        store = st.store
         if name is None:
             if method == "GET":
-                with store.lock:
-                    items = [copy.deepcopy(o) for (n, _), o in sorted(store.objects.items()) if n == ns]
-                return self._send(200, {"kind": "ConfigMapList", "apiVersion": "v1",
-                                        "metadata": {"resourceVersion": str(store.rv)}, "items": items})
+                return self._send_list(ns)
             if method == "POST":
                 return self._send(*store.create(ns, self._body()))
             return self._send(*status(405, "MethodNotAllowed", "method not allowed"))
@@ -333,7 +398,7 @@ class KubeHandler(BaseHTTPRequestHandler):
             o = store.get(ns, name)
             if o is None:
                 return self._send(*status(404, "NotFound", f'configmaps "{name}" not found', name))
-            self._send(200, o)
+            self._send(200, table([o], store.rv) if self._wants_table() else o)
             store.after_get(ns, name)
             return None
         if method == "PUT":
@@ -343,6 +408,20 @@ class KubeHandler(BaseHTTPRequestHandler):
         if method == "DELETE":
             return self._send(*store.delete(ns, name))
         return self._send(*status(405, "MethodNotAllowed", "method not allowed"))
+
+    def _wants_table(self):
+        """kubectl's human-readable output asks the server for a meta.k8s.io Table."""
+        return "as=Table" in (self.headers.get("Accept") or "")
+
+    def _send_list(self, ns):
+        store = self.server_state.store
+        with store.lock:
+            items = [copy.deepcopy(o) for (n, _), o in sorted(store.objects.items()) if ns is None or n == ns]
+            rv = store.rv
+        if self._wants_table():
+            return self._send(200, table(items, rv))
+        return self._send(200, {"kind": "ConfigMapList", "apiVersion": "v1",
+                                "metadata": {"resourceVersion": str(rv)}, "items": items})
 
     def do_GET(self):
         self._handle("GET")
@@ -358,3 +437,46 @@ class KubeHandler(BaseHTTPRequestHandler):
 
     def do_DELETE(self):
         self._handle("DELETE")
+
+
+# ---------------------------------------------------------------- admin API (`/_emulator/kube/...`)
+def admin_get_configmap(emu, data, ns, name):
+    o = emu.kube.store.get(ns, name)
+    return (200, o) if o else (404, None)
+
+
+def admin_put_configmap(emu, data, ns, name):
+    """Create or replace, ignoring resourceVersion: a hand edit behind every client's back."""
+    store = emu.kube.store
+    obj = data if "metadata" in data else {"metadata": {"name": name}, "data": data.get("data", {})}
+    obj.setdefault("metadata", {})["name"] = name
+    if store.get(ns, name) is None:
+        return store.create(ns, obj)[1]
+    obj["metadata"].pop("resourceVersion", None)
+    return store.replace(ns, name, obj, check_version=False)[1]
+
+
+def admin_delete_configmap(emu, data, ns, name):
+    emu.kube.store.delete(ns, name)
+    return {"ok": True}
+
+
+def admin_interleave(emu, data):
+    store = emu.kube.store
+    with store.lock:
+        store.interleave[(data.get("namespace", "kube-system"), data.get("name", "aws-auth"))] = \
+            [int(data.get("skip_gets", 0)), data["map_roles_append"]]
+    return {"ok": True}
+
+
+def admin_writes(emu, data):
+    return {"writes": emu.kube.store.writes, "conflicts": emu.kube.store.conflicts}
+
+
+ADMIN = [
+    ("GET", r"^kube/([^/]+)/configmaps/([^/]+)$", admin_get_configmap),
+    ("PUT", r"^kube/([^/]+)/configmaps/([^/]+)$", admin_put_configmap),
+    ("DELETE", r"^kube/([^/]+)/configmaps/([^/]+)$", admin_delete_configmap),
+    ("POST", r"^kube/interleave$", admin_interleave),
+    ("GET", r"^kube/writes$", admin_writes),
+]

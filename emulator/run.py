@@ -25,7 +25,9 @@ def main():
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
 
-    os.environ.setdefault("MOTO_ACCOUNT_ID", a.account_id)
+    # The account comes per request (x-moto-account-id, set by the middleware from the access key);
+    # MOTO_ACCOUNT_ID would override it and pin every request to one account.
+    os.environ.pop("MOTO_ACCOUNT_ID", None)
     # AWS-managed policies (AmazonEC2ContainerRegistryFullAccess, ...) must exist to be attached.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     # Dummy credentials so moto's internal boto usage never looks for real ones.
@@ -36,21 +38,19 @@ def main():
     from werkzeug.serving import make_server
     from moto.server import DomainDispatcherApplication, create_backend_app
 
-    from aws import Emulator, patch_moto
+    from aws import Emulator
     from kube import KubeServer
-
-    patch_moto()
+    from services import eks
 
     if not a.verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
-    kube = KubeServer(a.host, clusters=None, admin_token=a.kube_token)
+    kube = KubeServer(a.host, admin_token=a.kube_token)
     app = Emulator(DomainDispatcherApplication(create_backend_app), a.account_id, a.region, kube, a.verbose)
     app.latency = a.latency_ms / 1000.0
-    kube.clusters = app.clusters
     for spec in a.cluster:
         name, _, mode = spec.partition(":")
-        app.register_cluster(name, mode or "API_AND_CONFIG_MAP")
+        eks.register_cluster(name, mode or "API_AND_CONFIG_MAP", a.account_id, a.region)
     if a.seed_aws_auth:
         kube.seed_aws_auth(a.account_id)
 
