@@ -5,6 +5,7 @@
 //! `engine::apply` (walk the dependency graph with bounded concurrency).
 
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod error;
