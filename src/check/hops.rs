@@ -65,6 +65,11 @@ pub(crate) struct Stack<'a> {
     pub roles: Vec<Role<'a>>,
 }
 
+/// An attribute known at plan time (not `(known after apply)`).
+pub(crate) fn known(r: &Resource, key: &str) -> Option<String> {
+    r.attrs.get(key).filter(|v| v.as_str() != UNKNOWN).cloned()
+}
+
 pub(crate) fn name_of(r: &Resource) -> String {
     r.attrs
         .get("name")
@@ -92,7 +97,7 @@ impl<'a> Stack<'a> {
 
     fn role(&self, r: &'a Resource) -> Role<'a> {
         let name = name_of(r);
-        let arn = r.attrs.get("arn").cloned().unwrap_or_else(|| {
+        let arn = known(r, "arn").unwrap_or_else(|| {
             let path = s(&r.state, "path").unwrap_or("/");
             format!(
                 "arn:{}:iam::{}:role{path}{name}",
@@ -738,7 +743,7 @@ fn pipeline_hops(st: &Stack, p: &Resource, out: &mut Vec<Hop>) {
                     .of_kind("codebuild_project")
                     .find(|c| name_of(c) == project);
                 let arn = pres
-                    .and_then(|c| c.attrs.get("arn").cloned())
+                    .and_then(|c| known(c, "arn"))
                     .unwrap_or_else(|| st.arn("codebuild", true, &format!("project/{project}")));
                 let batch = cfg
                     .get("BatchEnabled")
@@ -942,7 +947,7 @@ fn project_hops(st: &Stack, c: &Resource, out: &mut Vec<Hop>) {
     // ECR: log in and push to each repository whose URI is in the environment.
     for repo in st.of_kind("ecr_repository") {
         let rname = name_of(repo);
-        let uri = repo.attrs.get("uri").cloned().unwrap_or_else(|| {
+        let uri = known(repo, "uri").unwrap_or_else(|| {
             format!(
                 "{}.dkr.ecr.{}.amazonaws.com/{rname}",
                 st.ctx.account_id, st.ctx.region
@@ -954,10 +959,7 @@ fn project_hops(st: &Stack, c: &Resource, out: &mut Vec<Hop>) {
         if !used {
             continue;
         }
-        let arn = repo
-            .attrs
-            .get("arn")
-            .cloned()
+        let arn = known(repo, "arn")
             .unwrap_or_else(|| st.arn("ecr", true, &format!("repository/{rname}")));
         let t = Target::Arn(arn);
         let mut needs = vec![need("ecr:GetAuthorizationToken", Target::Arn("*".into()))];
@@ -1123,6 +1125,14 @@ fn assume_hops(
             .any(|g| matches!(g.via, Some(Via::Direct | Via::Anyone)));
     let verb = |side: &str| format!("assume {} ({side} side)", target.name);
     let note = format!("the build assumes it because {var} holds its ARN");
+    let sid: String = format!(
+        "Assume{}",
+        target
+            .name
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    );
 
     // Identity side (2a).
     let mut id_hop = st.identity_hop(
@@ -1133,7 +1143,7 @@ fn assume_hops(
             verb: verb("identity"),
             to: target.end(),
             needs: vec![need("sts:AssumeRole", Target::Arn(target.arn.clone()))],
-            sid: "AssumeKubectlRole",
+            sid: &sid,
             reference: None,
         },
     );
