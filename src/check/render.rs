@@ -152,14 +152,14 @@ impl Report {
                 out.push(line(Tone::Detail, format!("{pad}change: {}", f.policy)));
                 match &f.statement {
                     Some(s) => {
-                        let lead = f
-                            .help
-                            .split(": {")
-                            .next()
-                            .unwrap_or(&f.help)
-                            .split(": [")
-                            .next()
-                            .unwrap_or(&f.help);
+                        let compact = s.to_string();
+                        let (lead, tail) = match f.help.find(&compact) {
+                            Some(i) => (
+                                f.help[..i].trim_end_matches([' ', ':']),
+                                &f.help[i + compact.len()..],
+                            ),
+                            None => (f.help.as_str(), ""),
+                        };
                         out.push(line(Tone::Detail, format!("{pad}help: {lead}:")));
                         let pretty = serde_json::to_string_pretty(s).unwrap_or_default();
                         out.extend(
@@ -167,6 +167,10 @@ impl Report {
                                 .lines()
                                 .map(|l| line(Tone::Detail, format!("{pad}  {l}"))),
                         );
+                        let tail = tail.trim_start_matches([',', ' ']);
+                        if !tail.is_empty() {
+                            out.push(line(Tone::Detail, format!("{pad}{tail}")));
+                        }
                     }
                     None => {
                         for (i, l) in f.help.lines().enumerate() {

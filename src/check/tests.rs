@@ -266,6 +266,9 @@ fn step_07_06_without_the_sts_policy_the_identity_side_fails() {
         &json!({"Sid": "AssumeEksCodeBuildKubectlRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": KUBECTL_ROLE})
     );
     assert!(fix.help.contains("or attach iam_policy.sts_assume_kubectl (eks-codebuild-sts-assume-role), which grants it, to iam_role.deploy"), "{}", fix.help);
+    let text: Vec<String> = r.human().into_iter().map(|l| l.text).collect();
+    println!("{}", text.join("\n"));
+    assert!(text.contains(&"        or attach iam_policy.sts_assume_kubectl (eks-codebuild-sts-assume-role), which grants it, to iam_role.deploy".to_string()));
 }
 
 /// The kubectl role's trust names another role instead of the account: the trust side fails.
