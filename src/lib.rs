@@ -9,6 +9,7 @@
 //! `kube`. Nothing points back up.
 
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod contract;
 pub mod engine;
