@@ -38,24 +38,13 @@ impl Catalog {
                 .map(|m| {
                     m.iter()
                         .map(|(k, acts)| {
-                            let names = acts
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                                .filter_map(Value::as_str);
-                            (
-                                k.to_ascii_lowercase(),
-                                names.map(str::to_ascii_lowercase).collect(),
-                            )
+                            let names = acts.as_array().into_iter().flatten().filter_map(Value::as_str);
+                            (k.to_ascii_lowercase(), names.map(str::to_ascii_lowercase).collect())
                         })
                         .collect()
                 })
                 .unwrap_or_default();
-            Catalog {
-                services,
-                taken: v["taken"].as_str().unwrap_or_default().into(),
-                source: v["source"].as_str().unwrap_or_default().into(),
-            }
+            Catalog { services, taken: v["taken"].as_str().unwrap_or_default().into(), source: v["source"].as_str().unwrap_or_default().into() }
         })
     }
 

@@ -47,10 +47,7 @@ impl Role<'_> {
         format!("{} role", local(&self.r.address))
     }
     pub fn end(&self) -> End {
-        End {
-            address: Some(self.r.address.clone()),
-            name: self.name.clone(),
-        }
+        End { address: Some(self.r.address.clone()), name: self.name.clone() }
     }
     pub fn describe(&self) -> String {
         self.end().describe()
@@ -71,26 +68,13 @@ pub(crate) fn known(r: &Resource, key: &str) -> Option<String> {
 }
 
 pub(crate) fn name_of(r: &Resource) -> String {
-    r.attrs
-        .get("name")
-        .cloned()
-        .or_else(|| s(&r.state, "name").map(str::to_string))
-        .unwrap_or_else(|| local(&r.address).to_string())
+    r.attrs.get("name").cloned().or_else(|| s(&r.state, "name").map(str::to_string)).unwrap_or_else(|| local(&r.address).to_string())
 }
 
 impl<'a> Stack<'a> {
     pub fn new(res: &'a [Resource], ctx: &'a Context, opts: &'a Options) -> Stack<'a> {
-        let mut st = Stack {
-            ctx,
-            opts,
-            res,
-            roles: vec![],
-        };
-        let roles = res
-            .iter()
-            .filter(|r| r.kind == "iam_role")
-            .map(|r| st.role(r))
-            .collect();
+        let mut st = Stack { ctx, opts, res, roles: vec![] };
+        let roles = res.iter().filter(|r| r.kind == "iam_role").map(|r| st.role(r)).collect();
         st.roles = roles;
         st
     }
@@ -99,41 +83,23 @@ impl<'a> Stack<'a> {
         let name = name_of(r);
         let arn = known(r, "arn").unwrap_or_else(|| {
             let path = s(&r.state, "path").unwrap_or("/");
-            format!(
-                "arn:{}:iam::{}:role{path}{name}",
-                self.ctx.partition, self.ctx.account_id
-            )
+            format!("arn:{}:iam::{}:role{path}{name}", self.ctx.partition, self.ctx.account_id)
         });
         let describe = format!("{} ({name})", r.address);
-        let trust = Policy::parse(
-            format!("trust policy of {describe}"),
-            r.state.get("trust_policy").unwrap_or(&Value::Null),
-        );
+        let trust = Policy::parse(format!("trust policy of {describe}"), r.state.get("trust_policy").unwrap_or(&Value::Null));
         let mut identity = vec![];
         let mut inline_names = vec![];
         if let Some(m) = r.state.get("inline_policies").and_then(Value::as_object) {
             for (pname, doc) in m {
                 inline_names.push(pname.clone());
-                identity.push(Policy::parse(
-                    format!("inline policy {pname} of {describe}"),
-                    doc,
-                ));
+                identity.push(Policy::parse(format!("inline policy {pname} of {describe}"), doc));
             }
         }
         let mut unknown = vec![];
-        for arn in r
-            .state
-            .get("managed_policies")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
+        for arn in r.state.get("managed_policies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
             if let Some(p) = self.customer_policy(arn) {
-                identity.push(Policy::parse(
-                    format!("customer-managed policy {} ({})", p.address, name_of(p)),
-                    p.state.get("document").unwrap_or(&Value::Null),
-                ));
+                identity
+                    .push(Policy::parse(format!("customer-managed policy {} ({})", p.address, name_of(p)), p.state.get("document").unwrap_or(&Value::Null)));
             } else if let Some(doc) = self.opts.managed.get(arn) {
                 let short = arn.rsplit('/').next().unwrap_or(arn);
                 identity.push(Policy::parse(format!("AWS-managed policy {short}"), doc));
@@ -141,21 +107,11 @@ impl<'a> Stack<'a> {
                 unknown.push(arn.to_string());
             }
         }
-        Role {
-            r,
-            name,
-            arn,
-            trust,
-            identity,
-            unknown,
-            inline_names,
-        }
+        Role { r, name, arn, trust, identity, unknown, inline_names }
     }
 
     pub fn customer_policy(&self, arn: &str) -> Option<&'a Resource> {
-        self.res
-            .iter()
-            .find(|p| p.kind == "iam_policy" && p.attrs.get("arn").map(String::as_str) == Some(arn))
+        self.res.iter().find(|p| p.kind == "iam_policy" && p.attrs.get("arn").map(String::as_str) == Some(arn))
     }
 
     pub fn of_kind(&self, kind: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
@@ -168,10 +124,7 @@ impl<'a> Stack<'a> {
 
     fn arn(&self, service: &str, region: bool, resource: &str) -> String {
         let region = if region { self.ctx.region.as_str() } else { "" };
-        format!(
-            "arn:{}:{service}:{region}:{}:{resource}",
-            self.ctx.partition, self.ctx.account_id
-        )
+        format!("arn:{}:{service}:{region}:{}:{resource}", self.ctx.partition, self.ctx.account_id)
     }
 
     /// A role's identity policies on one need (alternative actions × alternative targets).
@@ -179,23 +132,13 @@ impl<'a> Stack<'a> {
         let mut best = Decision::Implicit;
         for a in actions {
             for t in targets {
-                let d = evaluate(
-                    &role.identity,
-                    &Request {
-                        principal: None,
-                        action: a,
-                        resource: Some(t),
-                    },
-                );
+                let d = evaluate(&role.identity, &Request { principal: None, action: a, resource: Some(t) });
                 best = best.best(d);
             }
         }
         if best == Decision::Implicit && !role.unknown.is_empty() {
             return Decision::Conditional {
-                condition: format!(
-                    "if {} allows it (the document is not known: pass the live policy)",
-                    role.unknown.join(" or ")
-                ),
+                condition: format!("if {} allows it (the document is not known: pass the live policy)", role.unknown.join(" or ")),
                 grants: vec![],
             };
         }
@@ -210,10 +153,7 @@ struct Need {
 }
 
 fn need(action: &str, target: Target) -> Need {
-    Need {
-        actions: vec![action.to_string()],
-        targets: vec![target],
-    }
+    Need { actions: vec![action.to_string()], targets: vec![target] }
 }
 
 fn grant_lines(g: &[Grant]) -> String {
@@ -245,13 +185,7 @@ fn title(subject: &str, verdict: &Verdict, verb: &str) -> String {
 /// The text a help statement uses for a target: its ARN, or the stack reference when not known.
 fn statement_resource(t: &Target, reference: Option<&str>) -> String {
     match (t, reference) {
-        (
-            Target::Unknown {
-                placeholder: Some(_),
-                ..
-            },
-            Some(r),
-        ) => r.to_string(),
+        (Target::Unknown { placeholder: Some(_), .. }, Some(r)) => r.to_string(),
         _ => t.text(),
     }
 }
@@ -281,25 +215,17 @@ impl Stack<'_> {
         let resource = resources.join(", ");
         let Some(role) = self.role_by_arn(role_arn) else {
             let name = role_arn.rsplit('/').next().unwrap_or(role_arn).to_string();
-            let verdict = Verdict::Conditional(format!(
-                "if role {role_arn} (not in this stack) allows {}",
-                actions.join(", ")
-            ));
+            let verdict = Verdict::Conditional(format!("if role {role_arn} (not in this stack) allows {}", actions.join(", ")));
             return Hop {
                 kind: h.kind,
                 group: h.group,
                 title: title(&name, &verdict, &h.verb),
                 verdict,
-                from: End {
-                    address: None,
-                    name: role_arn.to_string(),
-                },
+                from: End { address: None, name: role_arn.to_string() },
                 to: h.to,
                 actions,
                 resource,
-                detail: vec![format!(
-                    "{role_arn} is not a role of this stack: its policies are not known here"
-                )],
+                detail: vec![format!("{role_arn} is not a role of this stack: its policies are not known here")],
                 fix: None,
             };
         };
@@ -313,17 +239,12 @@ impl Stack<'_> {
             let a = &n.actions[0];
             let t = n.targets[0].text();
             match d {
-                Decision::Allow(g) => {
-                    detail.push(format!("{a} on {t}: allowed by {}", grant_lines(&g)))
-                }
+                Decision::Allow(g) => detail.push(format!("{a} on {t}: allowed by {}", grant_lines(&g))),
                 Decision::Conditional { condition, grants } => {
                     if grants.is_empty() {
                         detail.push(format!("{a} on {t}: {condition}"));
                     } else {
-                        detail.push(format!(
-                            "{a} on {t}: allowed {condition}, by {}",
-                            grant_lines(&grants)
-                        ));
+                        detail.push(format!("{a} on {t}: allowed {condition}, by {}", grant_lines(&grants)));
                     }
                     if !conditions.contains(&condition) {
                         conditions.push(condition);
@@ -334,10 +255,7 @@ impl Stack<'_> {
                     denied.extend(g);
                 }
                 Decision::Implicit => {
-                    missing.push((
-                        a.clone(),
-                        statement_resource(&n.targets[0], h.reference.as_deref()),
-                    ));
+                    missing.push((a.clone(), statement_resource(&n.targets[0], h.reference.as_deref())));
                     match implicit.iter_mut().find(|(target, _)| target == &t) {
                         Some((_, acts)) => acts.push(a.clone()),
                         None => implicit.push((t, vec![a.clone()])),
@@ -346,11 +264,7 @@ impl Stack<'_> {
             }
         }
         for (t, acts) in implicit {
-            detail.push(format!(
-                "{} on {t}: no statement of {} allows it",
-                acts.join(", "),
-                role.describe()
-            ));
+            detail.push(format!("{} on {t}: no statement of {} allows it", acts.join(", "), role.describe()));
         }
         let verdict = if !missing.is_empty() || !denied.is_empty() {
             Verdict::Fail
@@ -405,74 +319,33 @@ impl Stack<'_> {
         };
         let mut help = format!("add this statement to {policy}: {statement}");
         // A customer-managed policy of the stack that grants it and is not attached.
-        let attached: Vec<&str> = role
-            .r
-            .state
-            .get("managed_policies")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let attached: Vec<&str> = role.r.state.get("managed_policies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
         for p in self.of_kind("iam_policy") {
             let arn = p.attrs.get("arn").map(String::as_str).unwrap_or_default();
             if attached.contains(&arn) {
                 continue;
             }
             let pol = Policy::parse("", p.state.get("document").unwrap_or(&Value::Null));
-            let grants_all = missing.iter().all(|(a, r)| {
-                evaluate(
-                    [&pol],
-                    &Request {
-                        principal: None,
-                        action: a,
-                        resource: Some(&Target::Arn(r.clone())),
-                    },
-                )
-                .is_allow()
-            });
+            let grants_all =
+                missing.iter().all(|(a, r)| evaluate([&pol], &Request { principal: None, action: a, resource: Some(&Target::Arn(r.clone())) }).is_allow());
             if grants_all {
-                help.push_str(&format!(
-                    ", or attach {} ({}), which grants it, to {}",
-                    p.address,
-                    name_of(p),
-                    role.r.address
-                ));
+                help.push_str(&format!(", or attach {} ({}), which grants it, to {}", p.address, name_of(p), role.r.address));
             }
         }
-        Fix {
-            policy,
-            address: Some(role.r.address.clone()),
-            statement: Some(statement),
-            help,
-        }
+        Fix { policy, address: Some(role.r.address.clone()), statement: Some(statement), help }
     }
 
     /// A hop where an AWS service must be able to assume a role.
-    fn service_assume_hop(
-        &self,
-        group: &str,
-        service: &str,
-        service_label: &str,
-        role_arn: &str,
-    ) -> Hop {
+    fn service_assume_hop(&self, group: &str, service: &str, service_label: &str, role_arn: &str) -> Hop {
         let Some(role) = self.role_by_arn(role_arn) else {
-            let verdict = Verdict::Conditional(format!(
-                "if the trust policy of {role_arn} (not in this stack) names {service}"
-            ));
+            let verdict = Verdict::Conditional(format!("if the trust policy of {role_arn} (not in this stack) names {service}"));
             return Hop {
                 kind: HopKind::ServiceAssume,
                 group: group.into(),
                 title: title(service_label, &verdict, &format!("assume {role_arn}")),
                 verdict,
-                from: End {
-                    address: None,
-                    name: service.into(),
-                },
-                to: End {
-                    address: None,
-                    name: role_arn.into(),
-                },
+                from: End { address: None, name: service.into() },
+                to: End { address: None, name: role_arn.into() },
                 actions: vec!["sts:AssumeRole".into()],
                 resource: role_arn.into(),
                 detail: vec![format!("{role_arn} is not a role of this stack")],
@@ -480,26 +353,13 @@ impl Stack<'_> {
             };
         };
         let who = Principal::Service(service.into());
-        let d = evaluate(
-            [&role.trust],
-            &Request {
-                principal: Some(&who),
-                action: "sts:AssumeRole",
-                resource: None,
-            },
-        );
+        let d = evaluate([&role.trust], &Request { principal: Some(&who), action: "sts:AssumeRole", resource: None });
         let statement = json!({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"});
         let (verdict, detail, fix) = match d {
-            Decision::Allow(g) => (
-                Verdict::Pass,
-                vec![format!("admitted by {}", grant_lines(&g))],
-                None,
-            ),
-            Decision::Conditional { condition, grants } => (
-                Verdict::Conditional(condition.clone()),
-                vec![format!("admitted {condition}, by {}", grant_lines(&grants))],
-                None,
-            ),
+            Decision::Allow(g) => (Verdict::Pass, vec![format!("admitted by {}", grant_lines(&g))], None),
+            Decision::Conditional { condition, grants } => {
+                (Verdict::Conditional(condition.clone()), vec![format!("admitted {condition}, by {}", grant_lines(&grants))], None)
+            }
             Decision::Deny(g) => (
                 Verdict::Fail,
                 vec![format!("denied by {}", grant_lines(&g))],
@@ -512,10 +372,7 @@ impl Stack<'_> {
             ),
             Decision::Implicit => (
                 Verdict::Fail,
-                vec![format!(
-                    "the trust policy of {} does not name {service}",
-                    role.describe()
-                )],
+                vec![format!("the trust policy of {} does not name {service}", role.describe())],
                 Some(Fix {
                     policy: role.trust.name.clone(),
                     address: Some(role.r.address.clone()),
@@ -527,16 +384,9 @@ impl Stack<'_> {
         Hop {
             kind: HopKind::ServiceAssume,
             group: group.into(),
-            title: title(
-                service_label,
-                &verdict,
-                &format!("assume {} ({})", role.label(), role.name),
-            ),
+            title: title(service_label, &verdict, &format!("assume {} ({})", role.label(), role.name)),
             verdict,
-            from: End {
-                address: None,
-                name: service.into(),
-            },
+            from: End { address: None, name: service.into() },
             to: role.end(),
             actions: vec!["sts:AssumeRole".into()],
             resource: role.arn.clone(),
@@ -553,10 +403,7 @@ fn group_of(r: &Resource) -> String {
 /// A target from an attribute that may be `(known after apply)`.
 fn target_or_unknown(value: &str, prefix: String) -> Target {
     if value == UNKNOWN || !value.starts_with("arn:") {
-        Target::Unknown {
-            prefix,
-            placeholder: Some(UNKNOWN.into()),
-        }
+        Target::Unknown { prefix, placeholder: Some(UNKNOWN.into()) }
     } else {
         Target::Arn(value.to_string())
     }
@@ -569,41 +416,25 @@ fn pipeline_actions(p: &Resource) -> Vec<&Value> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .flat_map(|st| {
-            st.get("actions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-        })
+        .flat_map(|st| st.get("actions").and_then(Value::as_array).into_iter().flatten())
         .collect()
 }
 
 fn str_list(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect()
+    v.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
 }
 
 /// CodeBuild environment variables as (name, value) for PLAINTEXT ones (a PARAMETER_STORE or
 /// SECRETS_MANAGER value is a reference, not the value).
 pub(crate) fn plaintext_vars(project: &Resource) -> Vec<(String, String)> {
-    let vars = project
-        .state
-        .get("environment")
-        .and_then(|e| e.get("variables"))
-        .and_then(Value::as_object);
+    let vars = project.state.get("environment").and_then(|e| e.get("variables")).and_then(Value::as_object);
     vars.into_iter()
         .flatten()
         .filter_map(|(k, v)| match v {
             Value::String(s) => Some((k.clone(), s.clone())),
             Value::Object(_) => {
                 let ty = s(v, "type").unwrap_or("PLAINTEXT");
-                (ty == "PLAINTEXT")
-                    .then(|| Some((k.clone(), s(v, "value")?.to_string())))
-                    .flatten()
+                (ty == "PLAINTEXT").then(|| Some((k.clone(), s(v, "value")?.to_string()))).flatten()
             }
             _ => None,
         })
@@ -627,10 +458,7 @@ pub fn hops(resources: &[Resource], ctx: &Context, opts: &Options) -> Vec<Hop> {
 }
 
 fn bucket_object_target(st: &Stack, bucket: &str) -> Target {
-    Target::Unknown {
-        prefix: format!("arn:{}:s3:::{bucket}/", st.ctx.partition),
-        placeholder: None,
-    }
+    Target::Unknown { prefix: format!("arn:{}:s3:::{bucket}/", st.ctx.partition), placeholder: None }
 }
 
 fn pipeline_hops(st: &Stack, p: &Resource, out: &mut Vec<Hop>) {
@@ -638,12 +466,7 @@ fn pipeline_hops(st: &Stack, p: &Resource, out: &mut Vec<Hop>) {
     let Some(role_arn) = s(&p.state, "role_arn") else {
         return;
     };
-    out.push(st.service_assume_hop(
-        &group,
-        "codepipeline.amazonaws.com",
-        "CodePipeline",
-        role_arn,
-    ));
+    out.push(st.service_assume_hop(&group, "codepipeline.amazonaws.com", "CodePipeline", role_arn));
 
     let actions = pipeline_actions(p);
     // Source: the connection.
@@ -652,24 +475,12 @@ fn pipeline_hops(st: &Stack, p: &Resource, out: &mut Vec<Hop>) {
         let Some(conn) = s(&cfg, "ConnectionArn") else {
             continue;
         };
-        let service = if conn.starts_with(&format!("arn:{}:codeconnections:", st.ctx.partition)) {
-            "codeconnections"
-        } else {
-            "codestar-connections"
-        };
+        let service = if conn.starts_with(&format!("arn:{}:codeconnections:", st.ctx.partition)) { "codeconnections" } else { "codestar-connections" };
         let target = target_or_unknown(conn, st.arn(service, true, "connection/"));
-        let conn_res = st
-            .of_kind("codestar_connection")
-            .find(|c| c.attrs.get("arn").map(String::as_str) == Some(conn));
+        let conn_res = st.of_kind("codestar_connection").find(|c| c.attrs.get("arn").map(String::as_str) == Some(conn));
         let to = match conn_res {
-            Some(c) => End {
-                address: Some(c.address.clone()),
-                name: name_of(c),
-            },
-            None => End {
-                address: None,
-                name: conn.into(),
-            },
+            Some(c) => End { address: Some(c.address.clone()), name: name_of(c) },
+            None => End { address: None, name: conn.into() },
         };
         let mut hop = st.identity_hop(
             role_arn,
@@ -679,10 +490,7 @@ fn pipeline_hops(st: &Stack, p: &Resource, out: &mut Vec<Hop>) {
                 verb: format!("use connection {}", to.name),
                 to,
                 needs: vec![Need {
-                    actions: vec![
-                        "codestar-connections:UseConnection".into(),
-                        "codeconnections:UseConnection".into(),
-                    ],
+                    actions: vec!["codestar-connections:UseConnection".into(), "codeconnections:UseConnection".into()],
                     targets: vec![target.clone()],
                 }],
                 sid: "UseConnection",
@@ -697,14 +505,8 @@ fn pipeline_hops(st: &Stack, p: &Resource, out: &mut Vec<Hop>) {
     // The artifact bucket.
     if let Some(bucket) = s(&p.state, "artifact_bucket") {
         let to = match st.of_kind("s3_bucket").find(|b| name_of(b) == bucket) {
-            Some(b) => End {
-                address: Some(b.address.clone()),
-                name: bucket.into(),
-            },
-            None => End {
-                address: None,
-                name: bucket.into(),
-            },
+            Some(b) => End { address: Some(b.address.clone()), name: bucket.into() },
+            None => End { address: None, name: bucket.into() },
         };
         let t = bucket_object_target(st, bucket);
         let mut hop = st.identity_hop(
@@ -739,23 +541,11 @@ fn pipeline_hops(st: &Stack, p: &Resource, out: &mut Vec<Hop>) {
         let provider = s(a, "provider").unwrap_or_default();
         if provider == "CodeBuild" {
             if let Some(project) = s(&cfg, "ProjectName") {
-                let pres = st
-                    .of_kind("codebuild_project")
-                    .find(|c| name_of(c) == project);
-                let arn = pres
-                    .and_then(|c| known(c, "arn"))
-                    .unwrap_or_else(|| st.arn("codebuild", true, &format!("project/{project}")));
-                let batch = cfg
-                    .get("BatchEnabled")
-                    .is_some_and(|b| b == &json!(true) || b == &json!("true"));
-                let (start, watch) = if batch {
-                    (
-                        "codebuild:StartBuildBatch",
-                        "codebuild:BatchGetBuildBatches",
-                    )
-                } else {
-                    ("codebuild:StartBuild", "codebuild:BatchGetBuilds")
-                };
+                let pres = st.of_kind("codebuild_project").find(|c| name_of(c) == project);
+                let arn = pres.and_then(|c| known(c, "arn")).unwrap_or_else(|| st.arn("codebuild", true, &format!("project/{project}")));
+                let batch = cfg.get("BatchEnabled").is_some_and(|b| b == &json!(true) || b == &json!("true"));
+                let (start, watch) =
+                    if batch { ("codebuild:StartBuildBatch", "codebuild:BatchGetBuildBatches") } else { ("codebuild:StartBuild", "codebuild:BatchGetBuilds") };
                 let t = Target::Arn(arn);
                 out.push(st.identity_hop(
                     role_arn,
@@ -763,10 +553,7 @@ fn pipeline_hops(st: &Stack, p: &Resource, out: &mut Vec<Hop>) {
                         kind: HopKind::StartBuild,
                         group: group.clone(),
                         verb: format!("start and watch {project}"),
-                        to: End {
-                            address: pres.map(|c| c.address.clone()),
-                            name: project.into(),
-                        },
+                        to: End { address: pres.map(|c| c.address.clone()), name: project.into() },
                         needs: vec![need(start, t.clone()), need(watch, t)],
                         sid: "StartBuilds",
                         reference: None,
@@ -776,26 +563,16 @@ fn pipeline_hops(st: &Stack, p: &Resource, out: &mut Vec<Hop>) {
         }
         if s(a, "category") == Some("Approval") {
             if let Some(topic) = s(&cfg, "NotificationArn") {
-                let tres = st
-                    .of_kind("sns_topic")
-                    .find(|t| t.attrs.get("arn").map(String::as_str) == Some(topic));
-                let name = tres
-                    .map(name_of)
-                    .unwrap_or_else(|| topic.rsplit(':').next().unwrap_or(topic).to_string());
+                let tres = st.of_kind("sns_topic").find(|t| t.attrs.get("arn").map(String::as_str) == Some(topic));
+                let name = tres.map(name_of).unwrap_or_else(|| topic.rsplit(':').next().unwrap_or(topic).to_string());
                 out.push(st.identity_hop(
                     role_arn,
                     IdentityHop {
                         kind: HopKind::ApprovalTopic,
                         group: group.clone(),
                         verb: format!("publish to {name}"),
-                        to: End {
-                            address: tres.map(|t| t.address.clone()),
-                            name,
-                        },
-                        needs: vec![need(
-                            "sns:Publish",
-                            target_or_unknown(topic, st.arn("sns", true, "")),
-                        )],
+                        to: End { address: tres.map(|t| t.address.clone()), name },
+                        needs: vec![need("sns:Publish", target_or_unknown(topic, st.arn("sns", true, "")))],
                         sid: "ApprovalNotifications",
                         reference: tres.map(|t| format!("${{{}.arn}}", t.address)),
                     },
@@ -815,10 +592,7 @@ fn pipeline_hops(st: &Stack, p: &Resource, out: &mut Vec<Hop>) {
                         kind: HopKind::PassRole,
                         group: group.clone(),
                         verb: format!("pass role {}", passed.rsplit('/').next().unwrap_or(passed)),
-                        to: rres.map(Role::end).unwrap_or(End {
-                            address: None,
-                            name: passed.into(),
-                        }),
+                        to: rres.map(Role::end).unwrap_or(End { address: None, name: passed.into() }),
                         needs: vec![need("iam:PassRole", Target::Arn(passed.into()))],
                         sid: "PassActionRoles",
                         reference: None,
@@ -839,37 +613,19 @@ fn project_hops(st: &Stack, c: &Resource, out: &mut Vec<Hop>) {
 
     // Logs: the group, and streams `STREAM/<build id>` (or `<build id>` without a stream name).
     let logs = c.state.get("logs");
-    let log_group = logs
-        .and_then(|l| s(l, "group_name"))
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("/aws/codebuild/{name}"));
-    let stream = logs
-        .and_then(|l| s(l, "stream_name"))
-        .map(|s| format!("{s}/"))
-        .unwrap_or_default();
+    let log_group = logs.and_then(|l| s(l, "group_name")).map(str::to_string).unwrap_or_else(|| format!("/aws/codebuild/{name}"));
+    let stream = logs.and_then(|l| s(l, "stream_name")).map(|s| format!("{s}/")).unwrap_or_default();
     let group_arn = st.arn("logs", true, &format!("log-group:{log_group}"));
-    let stream_t = Target::Unknown {
-        prefix: format!("{group_arn}:log-stream:{stream}"),
-        placeholder: None,
-    };
+    let stream_t = Target::Unknown { prefix: format!("{group_arn}:log-stream:{stream}"), placeholder: None };
     let mut hop = st.identity_hop(
         role_arn,
         IdentityHop {
             kind: HopKind::Logs,
             group: group.clone(),
             verb: format!("write logs to {log_group}"),
-            to: End {
-                address: None,
-                name: format!("log group {log_group}"),
-            },
+            to: End { address: None, name: format!("log group {log_group}") },
             needs: vec![
-                Need {
-                    actions: vec!["logs:CreateLogGroup".into()],
-                    targets: vec![
-                        Target::Arn(group_arn.clone()),
-                        Target::Arn(format!("{group_arn}:*")),
-                    ],
-                },
+                Need { actions: vec!["logs:CreateLogGroup".into()], targets: vec![Target::Arn(group_arn.clone()), Target::Arn(format!("{group_arn}:*"))] },
                 need("logs:CreateLogStream", stream_t.clone()),
                 need("logs:PutLogEvents", stream_t),
             ],
@@ -893,8 +649,7 @@ fn project_hops(st: &Stack, c: &Resource, out: &mut Vec<Hop>) {
         let mut read = false;
         let mut write = false;
         for a in pipeline_actions(p) {
-            let runs_this = s(a, "provider") == Some("CodeBuild")
-                && a.get("configuration").and_then(|c| s(c, "ProjectName")) == Some(name.as_str());
+            let runs_this = s(a, "provider") == Some("CodeBuild") && a.get("configuration").and_then(|c| s(c, "ProjectName")) == Some(name.as_str());
             if runs_this {
                 read |= !str_list(a.get("input_artifacts")).is_empty();
                 write |= !str_list(a.get("output_artifacts")).is_empty();
@@ -923,17 +678,13 @@ fn project_hops(st: &Stack, c: &Resource, out: &mut Vec<Hop>) {
                 kind: HopKind::BuildArtifacts,
                 group: group.clone(),
                 verb,
-                to: End {
-                    address: bres.map(|b| b.address.clone()),
-                    name: bucket.into(),
-                },
+                to: End { address: bres.map(|b| b.address.clone()), name: bucket.into() },
                 needs,
                 sid: "PipelineArtifacts",
                 reference: None,
             },
         );
-        hop.detail
-            .push(format!("run by {} ({})", p.address, name_of(p)));
+        hop.detail.push(format!("run by {} ({})", p.address, name_of(p)));
         if let Some(f) = hop.fix.as_mut() {
             if let Some(stmt) = f.statement.as_mut() {
                 stmt["Resource"] = json!(format!("arn:{}:s3:::{bucket}/*", st.ctx.partition));
@@ -947,29 +698,15 @@ fn project_hops(st: &Stack, c: &Resource, out: &mut Vec<Hop>) {
     // ECR: log in and push to each repository whose URI is in the environment.
     for repo in st.of_kind("ecr_repository") {
         let rname = name_of(repo);
-        let uri = known(repo, "uri").unwrap_or_else(|| {
-            format!(
-                "{}.dkr.ecr.{}.amazonaws.com/{rname}",
-                st.ctx.account_id, st.ctx.region
-            )
-        });
-        let used = vars.iter().any(|(_, v)| {
-            v == &uri || v.starts_with(&format!("{uri}:")) || v.starts_with(&format!("{uri}@"))
-        });
+        let uri = known(repo, "uri").unwrap_or_else(|| format!("{}.dkr.ecr.{}.amazonaws.com/{rname}", st.ctx.account_id, st.ctx.region));
+        let used = vars.iter().any(|(_, v)| v == &uri || v.starts_with(&format!("{uri}:")) || v.starts_with(&format!("{uri}@")));
         if !used {
             continue;
         }
-        let arn = known(repo, "arn")
-            .unwrap_or_else(|| st.arn("ecr", true, &format!("repository/{rname}")));
+        let arn = known(repo, "arn").unwrap_or_else(|| st.arn("ecr", true, &format!("repository/{rname}")));
         let t = Target::Arn(arn);
         let mut needs = vec![need("ecr:GetAuthorizationToken", Target::Arn("*".into()))];
-        for a in [
-            "ecr:BatchCheckLayerAvailability",
-            "ecr:InitiateLayerUpload",
-            "ecr:UploadLayerPart",
-            "ecr:CompleteLayerUpload",
-            "ecr:PutImage",
-        ] {
+        for a in ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"] {
             needs.push(need(a, t.clone()));
         }
         let mut hop = st.identity_hop(
@@ -978,10 +715,7 @@ fn project_hops(st: &Stack, c: &Resource, out: &mut Vec<Hop>) {
                 kind: HopKind::EcrPush,
                 group: group.clone(),
                 verb: format!("push to repository {rname}"),
-                to: End {
-                    address: Some(repo.address.clone()),
-                    name: rname.clone(),
-                },
+                to: End { address: Some(repo.address.clone()), name: rname.clone() },
                 needs,
                 sid: "EcrPush",
                 reference: None,
@@ -990,17 +724,9 @@ fn project_hops(st: &Stack, c: &Resource, out: &mut Vec<Hop>) {
         // GetAuthorizationToken takes only `*`: give it its own statement.
         if let Some(f) = hop.fix.as_mut() {
             if let Some(stmt) = f.statement.clone() {
-                let acts: Vec<String> = str_list(stmt.get("Action"))
-                    .into_iter()
-                    .chain(
-                        stmt.get("Action")
-                            .and_then(Value::as_str)
-                            .map(str::to_string),
-                    )
-                    .collect();
-                let (token, push): (Vec<String>, Vec<String>) = acts
-                    .into_iter()
-                    .partition(|a| a == "ecr:GetAuthorizationToken");
+                let acts: Vec<String> =
+                    str_list(stmt.get("Action")).into_iter().chain(stmt.get("Action").and_then(Value::as_str).map(str::to_string)).collect();
+                let (token, push): (Vec<String>, Vec<String>) = acts.into_iter().partition(|a| a == "ecr:GetAuthorizationToken");
                 let mut stmts = vec![];
                 if !token.is_empty() {
                     stmts.push(json!({"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}));
@@ -1008,16 +734,8 @@ fn project_hops(st: &Stack, c: &Resource, out: &mut Vec<Hop>) {
                 if !push.is_empty() {
                     stmts.push(json!({"Sid": "EcrPush", "Effect": "Allow", "Action": one_or_list(&push), "Resource": t.text()}));
                 }
-                let value = if stmts.len() == 1 {
-                    stmts.remove(0)
-                } else {
-                    json!(stmts)
-                };
-                let what = if value.is_array() {
-                    "these statements"
-                } else {
-                    "this statement"
-                };
+                let value = if stmts.len() == 1 { stmts.remove(0) } else { json!(stmts) };
+                let what = if value.is_array() { "these statements" } else { "this statement" };
                 f.help = format!("add {what} to {}: {value}", f.policy);
                 f.statement = Some(value);
             }
@@ -1043,10 +761,7 @@ fn project_hops(st: &Stack, c: &Resource, out: &mut Vec<Hop>) {
                     kind: HopKind::EksDescribe,
                     group: group.clone(),
                     verb: format!("describe cluster {cluster}"),
-                    to: End {
-                        address: None,
-                        name: format!("EKS cluster {cluster}"),
-                    },
+                    to: End { address: None, name: format!("EKS cluster {cluster}") },
                     needs: vec![need("eks:DescribeCluster", Target::Arn(carn))],
                     sid: "DescribeCluster",
                     reference: None,
@@ -1064,75 +779,25 @@ fn cluster_for(st: &Stack, role: &Role, vars: &[(String, String)]) -> Option<Str
     let from_map = st
         .of_kind("eks_aws_auth_role")
         .find(|m| s(&m.state, "role_arn").is_some_and(|a| strip_role_path(a) == stripped))
-        .or_else(|| {
-            st.of_kind("eks_access_entry")
-                .find(|e| s(&e.state, "principal_arn") == Some(role.arn.as_str()))
-        })
+        .or_else(|| st.of_kind("eks_access_entry").find(|e| s(&e.state, "principal_arn") == Some(role.arn.as_str())))
         .and_then(|m| s(&m.state, "cluster").map(str::to_string));
     from_map
-        .or_else(|| {
-            vars.iter()
-                .find(|(k, _)| k.to_ascii_uppercase().contains("CLUSTER"))
-                .map(|(_, v)| v.clone())
-        })
-        .or_else(|| {
-            st.of_kind("eks_aws_auth_role")
-                .chain(st.of_kind("eks_access_entry"))
-                .find_map(|m| s(&m.state, "cluster").map(str::to_string))
-        })
+        .or_else(|| vars.iter().find(|(k, _)| k.to_ascii_uppercase().contains("CLUSTER")).map(|(_, v)| v.clone()))
+        .or_else(|| st.of_kind("eks_aws_auth_role").chain(st.of_kind("eks_access_entry")).find_map(|m| s(&m.state, "cluster").map(str::to_string)))
 }
 
-fn assume_hops(
-    st: &Stack,
-    group: &str,
-    caller_arn: &str,
-    target: &Role,
-    var: &str,
-    out: &mut Vec<Hop>,
-) {
+fn assume_hops(st: &Stack, group: &str, caller_arn: &str, target: &Role, var: &str, out: &mut Vec<Hop>) {
     let caller = st.role_by_arn(caller_arn);
-    let caller_label = caller.map(Role::label).unwrap_or_else(|| {
-        caller_arn
-            .rsplit('/')
-            .next()
-            .unwrap_or(caller_arn)
-            .to_string()
-    });
-    let caller_end = caller.map(Role::end).unwrap_or(End {
-        address: None,
-        name: caller_arn.into(),
-    });
-    let caller_account = arn_account(caller_arn)
-        .unwrap_or(&st.ctx.account_id)
-        .to_string();
+    let caller_label = caller.map(Role::label).unwrap_or_else(|| caller_arn.rsplit('/').next().unwrap_or(caller_arn).to_string());
+    let caller_end = caller.map(Role::end).unwrap_or(End { address: None, name: caller_arn.into() });
+    let caller_account = arn_account(caller_arn).unwrap_or(&st.ctx.account_id).to_string();
     let same_account = arn_account(&target.arn) == Some(caller_account.as_str());
-    let who = Principal::Arn {
-        arn: caller_arn.into(),
-        account: caller_account.clone(),
-    };
-    let trust = evaluate(
-        [&target.trust],
-        &Request {
-            principal: Some(&who),
-            action: "sts:AssumeRole",
-            resource: None,
-        },
-    );
-    let direct = trust.is_allow()
-        && trust
-            .grants()
-            .iter()
-            .any(|g| matches!(g.via, Some(Via::Direct | Via::Anyone)));
+    let who = Principal::Arn { arn: caller_arn.into(), account: caller_account.clone() };
+    let trust = evaluate([&target.trust], &Request { principal: Some(&who), action: "sts:AssumeRole", resource: None });
+    let direct = trust.is_allow() && trust.grants().iter().any(|g| matches!(g.via, Some(Via::Direct | Via::Anyone)));
     let verb = |side: &str| format!("assume {} ({side} side)", target.name);
     let note = format!("the build assumes it because {var} holds its ARN");
-    let sid: String = format!(
-        "Assume{}",
-        target
-            .name
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect::<String>()
-    );
+    let sid: String = format!("Assume{}", target.name.chars().filter(char::is_ascii_alphanumeric).collect::<String>());
 
     // Identity side (2a).
     let mut id_hop = st.identity_hop(
@@ -1147,25 +812,18 @@ fn assume_hops(
             reference: None,
         },
     );
-    if id_hop.verdict == Verdict::Fail
-        && direct
-        && same_account
-        && id_hop.fix.as_ref().is_some_and(|f| f.statement.is_some())
-    {
+    if id_hop.verdict == Verdict::Fail && direct && same_account && id_hop.fix.as_ref().is_some_and(|f| f.statement.is_some()) {
         // Same account and the trust names the caller itself: the trust policy alone grants it.
         id_hop.verdict = Verdict::Pass;
         id_hop.title = title(&caller_label, &Verdict::Pass, &verb("identity"));
         id_hop.fix = None;
-        id_hop.detail.push(
-            "not needed: the trust policy names the caller itself, in the same account".into(),
-        );
+        id_hop.detail.push("not needed: the trust policy names the caller itself, in the same account".into());
     }
     id_hop.detail.push(note.clone());
     out.push(id_hop);
 
     // Trust side (2b).
-    let statement =
-        json!({"Effect": "Allow", "Principal": {"AWS": caller_arn}, "Action": "sts:AssumeRole"});
+    let statement = json!({"Effect": "Allow", "Principal": {"AWS": caller_arn}, "Action": "sts:AssumeRole"});
     let (verdict, mut detail, fix) = match &trust {
         Decision::Allow(g) => {
             let how = if g.iter().any(|g| g.via == Some(Via::Direct)) {
@@ -1175,17 +833,11 @@ fn assume_hops(
             } else {
                 format!("admits account {caller_account}, which delegates to the caller's identity policies (the identity side)")
             };
-            (
-                Verdict::Pass,
-                vec![format!("{how}: {}", grant_lines(g))],
-                None,
-            )
+            (Verdict::Pass, vec![format!("{how}: {}", grant_lines(g))], None)
         }
-        Decision::Conditional { condition, grants } => (
-            Verdict::Conditional(condition.clone()),
-            vec![format!("admitted {condition}, by {}", grant_lines(grants))],
-            None,
-        ),
+        Decision::Conditional { condition, grants } => {
+            (Verdict::Conditional(condition.clone()), vec![format!("admitted {condition}, by {}", grant_lines(grants))], None)
+        }
         Decision::Deny(g) => (
             Verdict::Fail,
             vec![format!("denied by {}", grant_lines(g))],
@@ -1198,18 +850,12 @@ fn assume_hops(
         ),
         Decision::Implicit => (
             Verdict::Fail,
-            vec![format!(
-                "the {} names neither {caller_arn} nor its account",
-                target.trust.name
-            )],
+            vec![format!("the {} names neither {caller_arn} nor its account", target.trust.name)],
             Some(Fix {
                 policy: target.trust.name.clone(),
                 address: Some(target.r.address.clone()),
                 statement: Some(statement.clone()),
-                help: format!(
-                    "add this statement to the {}: {statement}",
-                    target.trust.name
-                ),
+                help: format!("add this statement to the {}: {statement}", target.trust.name),
             }),
         ),
     };
@@ -1232,18 +878,10 @@ fn kubernetes_hop(st: &Stack, group: &str, role: &Role, cluster: &str) -> Hop {
     let stripped = strip_role_path(&role.arn);
     let maps: Vec<&Resource> = st
         .of_kind("eks_aws_auth_role")
-        .filter(|m| {
-            s(&m.state, "cluster") == Some(cluster)
-                && s(&m.state, "role_arn").is_some_and(|a| strip_role_path(a) == stripped)
-        })
+        .filter(|m| s(&m.state, "cluster") == Some(cluster) && s(&m.state, "role_arn").is_some_and(|a| strip_role_path(a) == stripped))
         .collect();
-    let entries: Vec<&Resource> = st
-        .of_kind("eks_access_entry")
-        .filter(|e| {
-            s(&e.state, "cluster") == Some(cluster)
-                && s(&e.state, "principal_arn") == Some(role.arn.as_str())
-        })
-        .collect();
+    let entries: Vec<&Resource> =
+        st.of_kind("eks_access_entry").filter(|e| s(&e.state, "cluster") == Some(cluster) && s(&e.state, "principal_arn") == Some(role.arn.as_str())).collect();
     let mode = st.opts.auth_modes.get(cluster).copied();
     let mut detail = vec![];
     let mut usable = false;
@@ -1252,20 +890,13 @@ fn kubernetes_hop(st: &Stack, group: &str, role: &Role, cluster: &str) -> Hop {
     for m in &maps {
         let groups = str_list(m.state.get("groups"));
         let user = s(&m.state, "username").unwrap_or("(the role's session name)");
-        detail.push(format!(
-            "{}: aws-auth maps {stripped} to user {user}, groups [{}]",
-            m.address,
-            groups.join(", ")
-        ));
+        detail.push(format!("{}: aws-auth maps {stripped} to user {user}, groups [{}]", m.address, groups.join(", ")));
         if groups.is_empty() {
             grants_nothing.push(format!("{} maps the role to user {user} with no groups: only RBAC bindings of that user apply", m.address));
         }
         match mode {
             Some(md) if md.config_map() => usable = true,
-            Some(md) => detail.push(format!(
-                "cluster {cluster} uses authentication mode {}: aws-auth is ignored",
-                md.as_str()
-            )),
+            Some(md) => detail.push(format!("cluster {cluster} uses authentication mode {}: aws-auth is ignored", md.as_str())),
             None => unknown_mode = true,
         }
     }
@@ -1291,21 +922,13 @@ fn kubernetes_hop(st: &Stack, group: &str, role: &Role, cluster: &str) -> Hop {
             })
             .collect();
         let groups = str_list(e.state.get("kubernetes_groups"));
-        detail.push(format!(
-            "{}: access entry with policies [{}], groups [{}]",
-            e.address,
-            policies.join(", "),
-            groups.join(", ")
-        ));
+        detail.push(format!("{}: access entry with policies [{}], groups [{}]", e.address, policies.join(", "), groups.join(", ")));
         if policies.is_empty() && groups.is_empty() {
             grants_nothing.push(format!("{} associates no access policy and no group: only RBAC bindings of its username apply", e.address));
         }
         match mode {
             Some(md) if md.access_entries() => usable = true,
-            Some(md) => detail.push(format!(
-                "cluster {cluster} uses authentication mode {}: access entries are refused",
-                md.as_str()
-            )),
+            Some(md) => detail.push(format!("cluster {cluster} uses authentication mode {}: access entries are refused", md.as_str())),
             None => unknown_mode = true,
         }
     }
@@ -1357,18 +980,9 @@ fn kubernetes_hop(st: &Stack, group: &str, role: &Role, cluster: &str) -> Hop {
         verdict,
         from: role.end(),
         to: match (maps.first(), entries.first()) {
-            (Some(m), _) => End {
-                address: Some(m.address.clone()),
-                name: format!("aws-auth of cluster {cluster}"),
-            },
-            (None, Some(e)) => End {
-                address: Some(e.address.clone()),
-                name: format!("access entry of cluster {cluster}"),
-            },
-            _ => End {
-                address: None,
-                name: format!("EKS cluster {cluster}"),
-            },
+            (Some(m), _) => End { address: Some(m.address.clone()), name: format!("aws-auth of cluster {cluster}") },
+            (None, Some(e)) => End { address: Some(e.address.clone()), name: format!("access entry of cluster {cluster}") },
+            _ => End { address: None, name: format!("EKS cluster {cluster}") },
         },
         actions: vec![],
         resource: st.arn("eks", true, &format!("cluster/{cluster}")),
@@ -1378,11 +992,7 @@ fn kubernetes_hop(st: &Stack, group: &str, role: &Role, cluster: &str) -> Hop {
 }
 
 /// Condition values of `key` (any case) under operators whose name satisfies `op`.
-pub(crate) fn condition_values(
-    cond: Option<&Value>,
-    key: &str,
-    op: impl Fn(&str) -> bool,
-) -> Vec<String> {
+pub(crate) fn condition_values(cond: Option<&Value>, key: &str, op: impl Fn(&str) -> bool) -> Vec<String> {
     let mut out = vec![];
     for (o, keys) in cond.and_then(Value::as_object).into_iter().flatten() {
         if !op(o) {
@@ -1391,9 +1001,7 @@ pub(crate) fn condition_values(
         for (k, v) in keys.as_object().into_iter().flatten() {
             if k.eq_ignore_ascii_case(key) {
                 match v {
-                    Value::Array(a) => {
-                        out.extend(a.iter().filter_map(Value::as_str).map(str::to_string))
-                    }
+                    Value::Array(a) => out.extend(a.iter().filter_map(Value::as_str).map(str::to_string)),
                     Value::String(s) => out.push(s.clone()),
                     _ => {}
                 }
@@ -1406,9 +1014,7 @@ pub(crate) fn condition_values(
 /// Why a GitHub `sub` value is not pinned to a repository and a ref or environment, if it is not.
 pub(crate) fn sub_problem(sub: &str) -> Option<String> {
     let Some(rest) = sub.strip_prefix("repo:") else {
-        return Some(format!(
-            "{sub:?} does not name a repository (repo:OWNER/REPO:...)"
-        ));
+        return Some(format!("{sub:?} does not name a repository (repo:OWNER/REPO:...)"));
     };
     let (repo, qualifier) = rest.split_once(':').unwrap_or((rest, ""));
     let Some((owner, name)) = repo.split_once('/') else {
@@ -1419,12 +1025,7 @@ pub(crate) fn sub_problem(sub: &str) -> Option<String> {
     }
     let pinned = match qualifier.split_once(':') {
         Some(("ref", r)) => {
-            r.starts_with("refs/")
-                && !r
-                    .trim_start_matches("refs/heads/")
-                    .trim_start_matches("refs/tags/")
-                    .chars()
-                    .all(|c| c == '*' || c == '?')
+            r.starts_with("refs/") && !r.trim_start_matches("refs/heads/").trim_start_matches("refs/tags/").chars().all(|c| c == '*' || c == '?')
         }
         Some(("environment", e)) => !e.is_empty() && !e.chars().all(|c| c == '*' || c == '?'),
         _ => qualifier == "pull_request",
@@ -1434,25 +1035,16 @@ pub(crate) fn sub_problem(sub: &str) -> Option<String> {
 
 fn github_oidc_hop(st: &Stack, role: &Role, out: &mut Vec<Hop>) {
     for stmt in &role.trust.statements {
-        let Some(provider) = stmt
-            .federated_principals()
-            .iter()
-            .find(|f| f.ends_with(&format!("oidc-provider/{GITHUB_OIDC_HOST}")))
-        else {
+        let Some(provider) = stmt.federated_principals().iter().find(|f| f.ends_with(&format!("oidc-provider/{GITHUB_OIDC_HOST}"))) else {
             continue;
         };
-        if !stmt.covers_action("sts:AssumeRoleWithWebIdentity")
-            || stmt.effect != super::policy::Effect::Allow
-        {
+        if !stmt.covers_action("sts:AssumeRoleWithWebIdentity") || stmt.effect != super::policy::Effect::Allow {
             continue;
         }
         let cond = stmt.condition.as_ref();
-        let aud = condition_values(cond, &format!("{GITHUB_OIDC_HOST}:aud"), |o| {
-            o.eq_ignore_ascii_case("StringEquals")
-        });
-        let subs = condition_values(cond, &format!("{GITHUB_OIDC_HOST}:sub"), |o| {
-            o.eq_ignore_ascii_case("StringEquals") || o.eq_ignore_ascii_case("StringLike")
-        });
+        let aud = condition_values(cond, &format!("{GITHUB_OIDC_HOST}:aud"), |o| o.eq_ignore_ascii_case("StringEquals"));
+        let subs =
+            condition_values(cond, &format!("{GITHUB_OIDC_HOST}:sub"), |o| o.eq_ignore_ascii_case("StringEquals") || o.eq_ignore_ascii_case("StringLike"));
         let mut problems = vec![];
         let mut detail = vec![];
         if aud.is_empty() || aud.iter().any(|a| a != "sts.amazonaws.com") {
@@ -1463,34 +1055,19 @@ fn github_oidc_hop(st: &Stack, role: &Role, out: &mut Vec<Hop>) {
         }
         problems.extend(subs.iter().filter_map(|s| sub_problem(s)));
         if problems.is_empty() {
-            detail.push(format!(
-                "audience sts.amazonaws.com; subjects {}",
-                subs.join(", ")
-            ));
+            detail.push(format!("audience sts.amazonaws.com; subjects {}", subs.join(", ")));
         }
         // The provider: in the stack, with the audience among its client ids.
-        match st
-            .of_kind("iam_oidc_provider")
-            .find(|p| p.attrs.get("arn").map(String::as_str) == Some(provider.as_str()))
-        {
+        match st.of_kind("iam_oidc_provider").find(|p| p.attrs.get("arn").map(String::as_str) == Some(provider.as_str())) {
             Some(p) => {
                 let ids = str_list(p.state.get("client_ids"));
                 if !ids.iter().any(|i| i == "sts.amazonaws.com") {
-                    problems.push(format!(
-                        "{} does not list sts.amazonaws.com among its client_ids",
-                        p.address
-                    ));
+                    problems.push(format!("{} does not list sts.amazonaws.com among its client_ids", p.address));
                 }
             }
-            None => detail.push(format!(
-                "the provider {provider} is not in this stack: it must exist in the account"
-            )),
+            None => detail.push(format!("the provider {provider} is not in this stack: it must exist in the account")),
         }
-        let verdict = if problems.is_empty() {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        };
+        let verdict = if problems.is_empty() { Verdict::Pass } else { Verdict::Fail };
         let fix = (verdict == Verdict::Fail).then(|| {
             let statement = json!({
                 "Effect": "Allow",
@@ -1513,20 +1090,11 @@ fn github_oidc_hop(st: &Stack, role: &Role, out: &mut Vec<Hop>) {
             kind: HopKind::GithubOidc,
             group: format!("{} ({})", role.r.address, role.name),
             title: match verdict {
-                Verdict::Pass => format!(
-                    "GitHub Actions can assume {} only from the pinned repository and ref",
-                    role.name
-                ),
-                _ => format!(
-                    "GitHub Actions can assume {} from more than one repository and ref",
-                    role.name
-                ),
+                Verdict::Pass => format!("GitHub Actions can assume {} only from the pinned repository and ref", role.name),
+                _ => format!("GitHub Actions can assume {} from more than one repository and ref", role.name),
             },
             verdict,
-            from: End {
-                address: None,
-                name: provider.clone(),
-            },
+            from: End { address: None, name: provider.clone() },
             to: role.end(),
             actions: vec!["sts:AssumeRoleWithWebIdentity".into()],
             resource: role.arn.clone(),
@@ -1539,14 +1107,7 @@ fn github_oidc_hop(st: &Stack, role: &Role, out: &mut Vec<Hop>) {
 /// Explain one request of a stack role, e.g. the `AccessDenied` of an apply or a build: which
 /// statements allow or deny `action` on `resource` for the role with ARN `role_arn`, and what to
 /// add when nothing allows it.
-pub fn explain(
-    resources: &[Resource],
-    ctx: &Context,
-    opts: &Options,
-    role_arn: &str,
-    action: &str,
-    resource: &str,
-) -> Hop {
+pub fn explain(resources: &[Resource], ctx: &Context, opts: &Options, role_arn: &str, action: &str, resource: &str) -> Hop {
     let st = Stack::new(resources, ctx, opts);
     let short = action.split_once(':').map_or(action, |(_, a)| a);
     st.identity_hop(
@@ -1555,10 +1116,7 @@ pub fn explain(
             kind: HopKind::Request,
             group: "explain".into(),
             verb: format!("{action} on {resource}"),
-            to: End {
-                address: None,
-                name: resource.into(),
-            },
+            to: End { address: None, name: resource.into() },
             needs: vec![need(action, Target::Arn(resource.into()))],
             sid: short,
             reference: None,

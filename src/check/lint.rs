@@ -110,14 +110,7 @@ fn rule(id: &str) -> &'static Rule {
 
 fn finding(id: &'static str, address: &str, message: String, help: Option<String>) -> Finding {
     let r = rule(id);
-    Finding {
-        rule: r.id,
-        severity: r.severity,
-        address: address.into(),
-        message,
-        help: help.or_else(|| Some(r.help.into())),
-        suppressed: None,
-    }
+    Finding { rule: r.id, severity: r.severity, address: address.into(), message, help: help.or_else(|| Some(r.help.into())), suppressed: None }
 }
 
 fn where_(p: &Policy, index: usize, sid: &Option<String>) -> String {
@@ -135,30 +128,16 @@ pub fn lint(resources: &[Resource], ctx: &Context, opts: &Options) -> Vec<Findin
         attachments(role.r, &mut out);
         trust_rules(&st, role.r, &role.arn, &role.trust, &mut out);
         document_rules(role.r, &role.trust, ctx, true, &mut out);
-        for p in role
-            .identity
-            .iter()
-            .filter(|p| p.name.starts_with("inline policy"))
-        {
+        for p in role.identity.iter().filter(|p| p.name.starts_with("inline policy")) {
             document_rules(role.r, p, ctx, false, &mut out);
         }
     }
     for p in st.of_kind("iam_policy") {
-        let doc = Policy::parse(
-            format!("customer-managed policy {} ({})", p.address, name_of(p)),
-            p.state.get("document").unwrap_or(&Value::Null),
-        );
+        let doc = Policy::parse(format!("customer-managed policy {} ({})", p.address, name_of(p)), p.state.get("document").unwrap_or(&Value::Null));
         document_rules(p, &doc, ctx, false, &mut out);
     }
     for m in st.of_kind("eks_aws_auth_role") {
-        let groups: Vec<&str> = m
-            .state
-            .get("groups")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let groups: Vec<&str> = m.state.get("groups").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
         if groups.contains(&"system:masters") {
             let role = s(&m.state, "role_arn").unwrap_or("the role");
             out.push(finding(
@@ -172,24 +151,8 @@ pub fn lint(resources: &[Resource], ctx: &Context, opts: &Options) -> Vec<Findin
     for c in st.of_kind("codebuild_project") {
         for (k, _) in plaintext_vars(c) {
             let up = k.to_ascii_uppercase();
-            if [
-                "SECRET",
-                "PASSWORD",
-                "PASSWD",
-                "TOKEN",
-                "PRIVATE_KEY",
-                "ACCESS_KEY",
-                "API_KEY",
-            ]
-            .iter()
-            .any(|w| up.contains(w))
-            {
-                out.push(finding(
-                    "plaintext-secret",
-                    &c.address,
-                    format!("environment variable {k} of {} is PLAINTEXT", name_of(c)),
-                    None,
-                ));
+            if ["SECRET", "PASSWORD", "PASSWD", "TOKEN", "PRIVATE_KEY", "ACCESS_KEY", "API_KEY"].iter().any(|w| up.contains(w)) {
+                out.push(finding("plaintext-secret", &c.address, format!("environment variable {k} of {} is PLAINTEXT", name_of(c)), None));
             }
         }
     }
@@ -203,51 +166,28 @@ fn apply_suppressions(out: &mut Vec<Finding>, opts: &Options) {
             out.push(finding(
                 "suppression-reason",
                 &sup.address,
-                format!(
-                    "the suppression of {} on {} has no reason and was not applied",
-                    sup.rule, sup.address
-                ),
+                format!("the suppression of {} on {} has no reason and was not applied", sup.rule, sup.address),
                 None,
             ));
             continue;
         }
-        for f in out
-            .iter_mut()
-            .filter(|f| f.address == sup.address && f.rule == sup.rule)
-        {
+        for f in out.iter_mut().filter(|f| f.address == sup.address && f.rule == sup.rule) {
             f.suppressed = Some(sup.reason.clone());
         }
     }
 }
 
 fn attachments(r: &Resource, out: &mut Vec<Finding>) {
-    for arn in r
-        .state
-        .get("managed_policies")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    for arn in r.state.get("managed_policies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         if parts.len() != 6 || parts[4] != "aws" {
             continue;
         }
         let name = arn.rsplit('/').next().unwrap_or(arn);
         if name == "AdministratorAccess" {
-            out.push(finding(
-                "admin-access",
-                &r.address,
-                format!("{} has AdministratorAccess attached", name_of(r)),
-                None,
-            ));
+            out.push(finding("admin-access", &r.address, format!("{} has AdministratorAccess attached", name_of(r)), None));
         } else if name.ends_with("FullAccess") || name.ends_with("AdminAccess") {
-            out.push(finding(
-                "full-access-policy",
-                &r.address,
-                format!("{} has the AWS-managed {name} attached", name_of(r)),
-                None,
-            ));
+            out.push(finding("full-access-policy", &r.address, format!("{} has the AWS-managed {name} attached", name_of(r)), None));
         }
     }
 }
@@ -269,11 +209,11 @@ fn assumers(st: &Stack, target_arn: &str) -> Vec<(String, String, String)> {
         }
     }
     for r in &st.roles {
-        let names_it = r.identity.iter().flat_map(|p| &p.statements).any(|s| {
-            s.effect == Effect::Allow
-                && s.covers_action("sts:AssumeRole")
-                && s.resources().iter().any(|x| x == target_arn)
-        });
+        let names_it = r
+            .identity
+            .iter()
+            .flat_map(|p| &p.statements)
+            .any(|s| s.effect == Effect::Allow && s.covers_action("sts:AssumeRole") && s.resources().iter().any(|x| x == target_arn));
         if names_it {
             add(r);
         }
@@ -289,80 +229,45 @@ fn trust_rules(st: &Stack, r: &Resource, me: &str, trust: &Policy, out: &mut Vec
         let at = where_(trust, stmt.index, &stmt.sid);
         let aws = stmt.aws_principals();
         if aws.iter().any(|p| p == "*") && stmt.condition.is_none() {
-            out.push(finding(
-                "trust-any-principal",
-                &r.address,
-                format!("{at} admits any principal"),
-                None,
-            ));
+            out.push(finding("trust-any-principal", &r.address, format!("{at} admits any principal"), None));
         }
-        let accounts: Vec<&String> = aws
-            .iter()
-            .filter(|p| {
-                (p.len() == 12 && p.chars().all(|c| c.is_ascii_digit()))
-                    || p.split(':').nth(4).is_some_and(|a| is_root_of(p, a))
-            })
-            .collect();
+        let accounts: Vec<&String> =
+            aws.iter().filter(|p| (p.len() == 12 && p.chars().all(|c| c.is_ascii_digit())) || p.split(':').nth(4).is_some_and(|a| is_root_of(p, a))).collect();
         if !accounts.is_empty() {
             let who = assumers(st, me);
             let (msg, help) = if who.is_empty() {
-                (
-                    format!(
-                        "{at} admits the whole account ({})",
-                        accounts
-                            .iter()
-                            .map(|a| a.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    None,
-                )
+                (format!("{at} admits the whole account ({})", accounts.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")), None)
             } else {
                 let names: Vec<String> = who.iter().map(|(a, n, _)| format!("{a} ({n})")).collect();
                 let arns: Vec<String> = who.iter().map(|(_, _, arn)| arn.clone()).collect();
-                let principal = if arns.len() == 1 {
-                    json!(arns[0])
-                } else {
-                    json!(arns)
-                };
+                let principal = if arns.len() == 1 { json!(arns[0]) } else { json!(arns) };
                 let statement = json!({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"});
                 (
                     format!(
                         "{at} admits the whole account ({}), but in this stack only {} assumes it",
-                        accounts
-                            .iter()
-                            .map(|a| a.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        accounts.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
                         names.join(" and ")
                     ),
-                    Some(format!(
-                        "name it instead: replace the statement with {statement}"
-                    )),
+                    Some(format!("name it instead: replace the statement with {statement}")),
                 )
             };
             out.push(finding("trust-account-root", &r.address, msg, help));
         }
-        let github = stmt
-            .federated_principals()
-            .iter()
-            .any(|f| f.ends_with("oidc-provider/token.actions.githubusercontent.com"));
+        let github = stmt.federated_principals().iter().any(|f| f.ends_with("oidc-provider/token.actions.githubusercontent.com"));
         if github && stmt.covers_action("sts:AssumeRoleWithWebIdentity") {
-            let subs = condition_values(
-                stmt.condition.as_ref(),
-                "token.actions.githubusercontent.com:sub",
-                |o| o.eq_ignore_ascii_case("StringEquals") || o.eq_ignore_ascii_case("StringLike"),
-            );
+            let subs = condition_values(stmt.condition.as_ref(), "token.actions.githubusercontent.com:sub", |o| {
+                o.eq_ignore_ascii_case("StringEquals") || o.eq_ignore_ascii_case("StringLike")
+            });
             if subs.is_empty() {
-                out.push(finding("oidc-sub-wildcard", &r.address, format!("{at} has no condition on token.actions.githubusercontent.com:sub: any GitHub repository can assume the role"), None));
-            }
-            for p in subs.iter().filter_map(|s| sub_problem(s)) {
                 out.push(finding(
                     "oidc-sub-wildcard",
                     &r.address,
-                    format!("{at}: {p}"),
+                    format!("{at} has no condition on token.actions.githubusercontent.com:sub: any GitHub repository can assume the role"),
                     None,
                 ));
+            }
+            for p in subs.iter().filter_map(|s| sub_problem(s)) {
+                out.push(finding("oidc-sub-wildcard", &r.address, format!("{at}: {p}"), None));
             }
         }
     }
@@ -370,35 +275,20 @@ fn trust_rules(st: &Stack, r: &Resource, me: &str, trust: &Policy, out: &mut Vec
 
 fn document_rules(r: &Resource, p: &Policy, ctx: &Context, trust: bool, out: &mut Vec<Finding>) {
     if p.version.as_deref() != Some("2012-10-17") {
-        let v = p
-            .version
-            .as_deref()
-            .map_or("no Version".to_string(), |v| format!("Version {v:?}"));
-        out.push(finding(
-            "policy-version",
-            &r.address,
-            format!("the {} has {v}", p.name),
-            None,
-        ));
+        let v = p.version.as_deref().map_or("no Version".to_string(), |v| format!("Version {v:?}"));
+        out.push(finding("policy-version", &r.address, format!("the {} has {v}", p.name), None));
     }
     let catalog = Catalog::bundled();
     let roles_prefix = format!("arn:{}:iam::{}:role/", ctx.partition, ctx.account_id);
     for stmt in &p.statements {
         let at = where_(p, stmt.index, &stmt.sid);
-        let patterns: Vec<String> = if stmt.not_action() {
-            vec![]
-        } else {
-            stmt.actions().to_vec()
-        };
+        let patterns: Vec<String> = if stmt.not_action() { vec![] } else { stmt.actions().to_vec() };
         for a in &patterns {
             if catalog.knows(a) == Known::No {
                 out.push(finding(
                     "unknown-action",
                     &r.address,
-                    format!(
-                        "{at} names {a}, which is not an action of {}",
-                        a.split(':').next().unwrap_or(a)
-                    ),
+                    format!("{at} names {a}, which is not an action of {}", a.split(':').next().unwrap_or(a)),
                     None,
                 ));
             }
@@ -407,43 +297,20 @@ fn document_rules(r: &Resource, p: &Policy, ctx: &Context, trust: bool, out: &mu
             continue;
         }
         if stmt.not_action() || patterns.iter().any(|a| a == "*" || a == "*:*") {
-            let what = if stmt.not_action() {
-                "uses NotAction in an Allow"
-            } else {
-                "allows Action \"*\""
-            };
-            out.push(finding(
-                "action-wildcard",
-                &r.address,
-                format!("{at} {what}"),
-                None,
-            ));
+            let what = if stmt.not_action() { "uses NotAction in an Allow" } else { "allows Action \"*\"" };
+            out.push(finding("action-wildcard", &r.address, format!("{at} {what}"), None));
             continue;
         }
         for a in &patterns {
             if let Some((svc, "*")) = a.split_once(':') {
-                out.push(finding(
-                    "service-wildcard",
-                    &r.address,
-                    format!("{at} allows {svc}:*"),
-                    None,
-                ));
+                out.push(finding("service-wildcard", &r.address, format!("{at} allows {svc}:*"), None));
             }
         }
         let passes = patterns.iter().any(|a| glob(a, "iam:PassRole", true));
-        let restricted =
-            !condition_values(stmt.condition.as_ref(), "iam:PassedToService", |_| true).is_empty();
-        let all_roles = stmt
-            .resources()
-            .iter()
-            .any(|res| res == "*" || covers_prefix(res, &roles_prefix));
+        let restricted = !condition_values(stmt.condition.as_ref(), "iam:PassedToService", |_| true).is_empty();
+        let all_roles = stmt.resources().iter().any(|res| res == "*" || covers_prefix(res, &roles_prefix));
         if passes && all_roles && !restricted {
-            out.push(finding(
-                "passrole-wildcard",
-                &r.address,
-                format!("{at} allows iam:PassRole on every role"),
-                None,
-            ));
+            out.push(finding("passrole-wildcard", &r.address, format!("{at} allows iam:PassRole on every role"), None));
         }
     }
 }

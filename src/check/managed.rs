@@ -23,16 +23,8 @@ impl ManagedPolicies {
 
     /// The bundled snapshot.
     pub fn bundled() -> Self {
-        let v: Value =
-            serde_json::from_str(SNAPSHOT).expect("data/aws-managed-policies.json is valid JSON");
-        let docs = v["policies"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(arn, p)| (arn.clone(), p["document"].clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let v: Value = serde_json::from_str(SNAPSHOT).expect("data/aws-managed-policies.json is valid JSON");
+        let docs = v["policies"].as_object().map(|m| m.iter().map(|(arn, p)| (arn.clone(), p["document"].clone())).collect()).unwrap_or_default();
         ManagedPolicies { docs, live: vec![] }
     }
 
@@ -81,25 +73,18 @@ mod tests {
             "AdministratorAccess",
             "AmazonEKSClusterPolicy",
         ] {
-            let doc = m
-                .get(&format!("arn:aws:iam::aws:policy/{name}"))
-                .unwrap_or_else(|| panic!("{name}"));
+            let doc = m.get(&format!("arn:aws:iam::aws:policy/{name}")).unwrap_or_else(|| panic!("{name}"));
             assert_eq!(doc["Version"], "2012-10-17", "{name}");
         }
         assert_eq!(ManagedPolicies::snapshot_date().len(), 10);
-        assert!(m
-            .get("arn:aws-cn:iam::aws:policy/AdministratorAccess")
-            .is_some());
+        assert!(m.get("arn:aws-cn:iam::aws:policy/AdministratorAccess").is_some());
     }
 
     #[test]
     fn live_documents_replace_bundled_ones() {
         let mut m = ManagedPolicies::bundled();
         let arn = "arn:aws:iam::aws:policy/AmazonS3FullAccess";
-        m.insert(
-            arn,
-            serde_json::json!({"Version": "2012-10-17", "Statement": []}),
-        );
+        m.insert(arn, serde_json::json!({"Version": "2012-10-17", "Statement": []}));
         assert_eq!(m.get(arn).unwrap()["Statement"], serde_json::json!([]));
         assert!(m.is_live(arn));
     }

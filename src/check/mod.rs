@@ -133,11 +133,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            managed: ManagedPolicies::bundled(),
-            auth_modes: BTreeMap::new(),
-            suppressions: vec![],
-        }
+        Options { managed: ManagedPolicies::bundled(), auth_modes: BTreeMap::new(), suppressions: vec![] }
     }
 }
 
@@ -268,7 +264,9 @@ impl HopKind {
             HopKind::AssumeIdentity => "A build project's role may call sts:AssumeRole on the role named in its environment (identity side)",
             HopKind::AssumeTrust => "The assumed role's trust policy admits the build project's role, directly or through its account (trust side)",
             HopKind::EksDescribe => "The assumed role may describe the EKS cluster (eks:DescribeCluster, as `aws eks update-kubeconfig` does)",
-            HopKind::Kubernetes => "The assumed role is mapped in the cluster (aws-auth entry or access entry) and the cluster's authentication mode honours that route",
+            HopKind::Kubernetes => {
+                "The assumed role is mapped in the cluster (aws-auth entry or access entry) and the cluster's authentication mode honours that route"
+            }
             HopKind::GithubOidc => "A GitHub Actions OIDC role pins the audience to sts.amazonaws.com and the subject to a repository and ref or environment",
             HopKind::Request => "A role of the stack may make one request (the explanation of an AccessDenied)",
         }
@@ -338,20 +336,13 @@ pub struct Report {
 impl Report {
     /// A hop fails or an unsuppressed error-severity finding exists.
     pub fn failed(&self) -> bool {
-        self.hops.iter().any(|h| h.verdict == Verdict::Fail)
-            || self
-                .findings
-                .iter()
-                .any(|f| f.suppressed.is_none() && f.severity == Severity::Error)
+        self.hops.iter().any(|h| h.verdict == Verdict::Fail) || self.findings.iter().any(|f| f.suppressed.is_none() && f.severity == Severity::Error)
     }
 }
 
 /// Derive the hops and lint the resources.
 pub fn check(resources: &[Resource], ctx: &Context, opts: &Options) -> Report {
-    Report {
-        hops: hops(resources, ctx, opts),
-        findings: lint(resources, ctx, opts),
-    }
+    Report { hops: hops(resources, ctx, opts), findings: lint(resources, ctx, opts) }
 }
 
 #[cfg(test)]

@@ -44,10 +44,7 @@ pub enum Target {
     Arn(String),
     /// Not known yet: some ARN that starts with `prefix`. `placeholder` is the literal text a
     /// resolved stack policy holds where it refers to this value (`(known after apply)`).
-    Unknown {
-        prefix: String,
-        placeholder: Option<String>,
-    },
+    Unknown { prefix: String, placeholder: Option<String> },
 }
 
 impl Target {
@@ -90,11 +87,7 @@ impl Grant {
     /// `statement 2 ("Logs") of inline policy codebuild-base of iam_role.build`.
     pub fn describe(&self) -> String {
         match &self.sid {
-            Some(s) => format!(
-                "statement {} ({s:?}) of {}",
-                self.statement + 1,
-                self.policy
-            ),
+            Some(s) => format!("statement {} ({s:?}) of {}", self.statement + 1, self.policy),
             None => format!("statement {} of {}", self.statement + 1, self.policy),
         }
     }
@@ -106,10 +99,7 @@ pub enum Decision {
     /// Allowed without conditions, by these statements.
     Allow(Vec<Grant>),
     /// Allowed only if `condition` holds (text such as `if StringEquals aws:SourceAccount = 1`).
-    Conditional {
-        condition: String,
-        grants: Vec<Grant>,
-    },
+    Conditional { condition: String, grants: Vec<Grant> },
     /// Explicitly denied by these statements.
     Deny(Vec<Grant>),
     /// No statement applies: denied by default.
@@ -265,10 +255,7 @@ fn principal_set(v: &Value) -> PrincipalSet {
 impl Policy {
     /// Parse a document in any shape IAM accepts. Statements that are not objects are skipped.
     pub fn parse(name: impl Into<String>, doc: &Value) -> Policy {
-        let version = doc
-            .get("Version")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let version = doc.get("Version").and_then(Value::as_str).map(str::to_string);
         let raw: Vec<&Value> = match doc.get("Statement") {
             Some(Value::Array(a)) => a.iter().collect(),
             Some(v @ Value::Object(_)) => vec![v],
@@ -298,31 +285,12 @@ impl Policy {
                     (None, Some(n)) => Some((true, principal_set(n))),
                     (None, None) => None,
                 };
-                let sid = s
-                    .get("Sid")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string);
-                let condition = s
-                    .get("Condition")
-                    .filter(|c| c.as_object().is_some_and(|m| !m.is_empty()))
-                    .cloned();
-                Some(Statement {
-                    index,
-                    sid,
-                    effect,
-                    action,
-                    resource,
-                    principal,
-                    condition,
-                })
+                let sid = s.get("Sid").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+                let condition = s.get("Condition").filter(|c| c.as_object().is_some_and(|m| !m.is_empty())).cloned();
+                Some(Statement { index, sid, effect, action, resource, principal, condition })
             })
             .collect();
-        Policy {
-            name: name.into(),
-            version,
-            statements,
-        }
+        Policy { name: name.into(), version, statements }
     }
 }
 
@@ -340,10 +308,7 @@ pub struct Request<'a> {
 /// `*` and `?` wildcard matching over characters.
 pub fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = if ignore_case {
-        (
-            pattern.to_lowercase().chars().collect(),
-            text.to_lowercase().chars().collect(),
-        )
+        (pattern.to_lowercase().chars().collect(), text.to_lowercase().chars().collect())
     } else {
         (pattern.chars().collect(), text.chars().collect())
     };
@@ -405,8 +370,7 @@ fn states_after(pattern: &[char], prefix: &str) -> Vec<bool> {
 pub fn covers_prefix(pattern: &str, prefix: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let s = states_after(&p, prefix);
-    (0..=p.len())
-        .any(|i| s[i] && p[i..].contains(&'*') && p[i..].iter().all(|&c| c == '*' || c == '?'))
+    (0..=p.len()).any(|i| s[i] && p[i..].contains(&'*') && p[i..].iter().all(|&c| c == '*' || c == '?'))
 }
 
 /// Whether `pattern` could match some string that starts with `prefix`.
@@ -419,20 +383,13 @@ fn may_match_prefix(pattern: &str, prefix: &str) -> bool {
 fn resource_match(patterns: &[String], target: &Target) -> Option<Option<String>> {
     match target {
         Target::Arn(arn) => patterns.iter().any(|p| glob(p, arn, false)).then_some(None),
-        Target::Unknown {
-            prefix,
-            placeholder,
-        } => {
+        Target::Unknown { prefix, placeholder } => {
             if let Some(p) = patterns.iter().find(|p| covers_prefix(p, prefix)) {
-                return Some(Some(format!(
-                    "the ARN is not known yet; {p} matches any ARN it can turn out to be"
-                )));
+                return Some(Some(format!("the ARN is not known yet; {p} matches any ARN it can turn out to be")));
             }
             if let Some(ph) = placeholder {
                 if patterns.iter().any(|p| p == ph) {
-                    return Some(Some(format!(
-                        "the ARN is not known yet; the policy names the same not-yet-known value ({ph})"
-                    )));
+                    return Some(Some(format!("the ARN is not known yet; the policy names the same not-yet-known value ({ph})")));
                 }
             }
             None
@@ -445,20 +402,12 @@ fn principal_match(set: &PrincipalSet, who: &Principal) -> Option<Via> {
         return Some(Via::Anyone);
     }
     match who {
-        Principal::Service(s) => set
-            .service
-            .iter()
-            .any(|x| x.eq_ignore_ascii_case(s))
-            .then_some(Via::Direct),
+        Principal::Service(s) => set.service.iter().any(|x| x.eq_ignore_ascii_case(s)).then_some(Via::Direct),
         Principal::Federated(f) => set.federated.iter().any(|x| x == f).then_some(Via::Direct),
         Principal::Arn { arn, account } => {
             if set.aws.iter().any(|x| x == arn) {
                 Some(Via::Direct)
-            } else if set
-                .aws
-                .iter()
-                .any(|x| x == account || is_root_of(x, account))
-            {
+            } else if set.aws.iter().any(|x| x == account || is_root_of(x, account)) {
                 Some(Via::Account)
             } else if set.aws.iter().any(|x| x == "*") {
                 Some(Via::Anyone)
@@ -472,11 +421,7 @@ fn principal_match(set: &PrincipalSet, who: &Principal) -> Option<Via> {
 /// `arn:PARTITION:iam::ACCOUNT:root`.
 pub fn is_root_of(arn: &str, account: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    parts.len() == 6
-        && parts[0] == "arn"
-        && parts[2] == "iam"
-        && parts[4] == account
-        && parts[5] == "root"
+    parts.len() == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[4] == account && parts[5] == "root"
 }
 
 /// `Some(note)` when the statement applies to the request.
@@ -492,12 +437,7 @@ fn applies(s: &Statement, req: &Request) -> Option<(Option<Via>, Option<String>)
             Some(Matcher::Not(p)) => {
                 let hit = match target {
                     Target::Arn(a) => p.iter().any(|p| glob(p, a, false)),
-                    Target::Unknown {
-                        prefix,
-                        placeholder,
-                    } => p
-                        .iter()
-                        .any(|p| may_match_prefix(p, prefix) || Some(p) == placeholder.as_ref()),
+                    Target::Unknown { prefix, placeholder } => p.iter().any(|p| may_match_prefix(p, prefix) || Some(p) == placeholder.as_ref()),
                 };
                 if hit {
                     return None;
@@ -548,13 +488,7 @@ pub fn evaluate<'p>(policies: impl IntoIterator<Item = &'p Policy>, req: &Reques
             let Some((via, note)) = applies(s, req) else {
                 continue;
             };
-            let g = Grant {
-                policy: p.name.clone(),
-                statement: s.index,
-                sid: s.sid.clone(),
-                via,
-                note,
-            };
+            let g = Grant { policy: p.name.clone(), statement: s.index, sid: s.sid.clone(), via, note };
             match (s.effect, &s.condition) {
                 (Effect::Deny, None) => deny.push(g),
                 (Effect::Deny, Some(c)) => cond_deny.push((g, condition_text(c))),
@@ -577,10 +511,7 @@ pub fn evaluate<'p>(policies: impl IntoIterator<Item = &'p Policy>, req: &Reques
             return Decision::Allow(allow);
         }
         allow.extend(cond_deny.into_iter().map(|(g, _)| g));
-        return Decision::Conditional {
-            condition: unless,
-            grants: allow,
-        };
+        return Decision::Conditional { condition: unless, grants: allow };
     }
     if !cond_allow.is_empty() {
         let c: Vec<String> = cond_allow.iter().map(|(_, c)| c.clone()).collect();
@@ -588,11 +519,7 @@ pub fn evaluate<'p>(policies: impl IntoIterator<Item = &'p Policy>, req: &Reques
         if !unless.is_empty() {
             condition = format!("{condition}, {unless}");
         }
-        let grants = cond_allow
-            .into_iter()
-            .map(|(g, _)| g)
-            .chain(cond_deny.into_iter().map(|(g, _)| g))
-            .collect();
+        let grants = cond_allow.into_iter().map(|(g, _)| g).chain(cond_deny.into_iter().map(|(g, _)| g)).collect();
         return Decision::Conditional { condition, grants };
     }
     Decision::Implicit
@@ -611,30 +538,13 @@ mod tests {
         Target::Arn(a.into())
     }
     fn id(policy: &Policy, action: &str, resource: &Target) -> Decision {
-        evaluate(
-            [policy],
-            &Request {
-                principal: None,
-                action,
-                resource: Some(resource),
-            },
-        )
+        evaluate([policy], &Request { principal: None, action, resource: Some(resource) })
     }
     fn trust(policy: &Policy, who: &Principal, action: &str) -> Decision {
-        evaluate(
-            [policy],
-            &Request {
-                principal: Some(who),
-                action,
-                resource: None,
-            },
-        )
+        evaluate([policy], &Request { principal: Some(who), action, resource: None })
     }
     fn role(a: &str) -> Principal {
-        Principal::Arn {
-            arn: a.into(),
-            account: a.split(':').nth(4).unwrap().into(),
-        }
+        Principal::Arn { arn: a.into(), account: a.split(':').nth(4).unwrap().into() }
     }
 
     #[test]
@@ -656,64 +566,39 @@ mod tests {
             {"Sid":"NoDelete","Effect":"Deny","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::b/*"}]}));
         assert!(id(&pol, "s3:GetObject", &arn("arn:aws:s3:::b/k")).is_allow());
         let d = id(&pol, "s3:DeleteObject", &arn("arn:aws:s3:::b/k"));
-        assert!(
-            matches!(&d, Decision::Deny(g) if g[0].sid.as_deref() == Some("NoDelete")),
-            "{d:?}"
-        );
-        assert_eq!(
-            id(&pol, "sns:Publish", &arn("arn:aws:sns:us-east-1:1:t")),
-            Decision::Implicit
-        );
-        let none = p(
-            json!({"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}),
-        );
-        assert_eq!(
-            id(&none, "s3:GetObject", &arn("arn:aws:s3:::other/k")),
-            Decision::Implicit
-        );
+        assert!(matches!(&d, Decision::Deny(g) if g[0].sid.as_deref() == Some("NoDelete")), "{d:?}");
+        assert_eq!(id(&pol, "sns:Publish", &arn("arn:aws:sns:us-east-1:1:t")), Decision::Implicit);
+        let none = p(json!({"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}));
+        assert_eq!(id(&none, "s3:GetObject", &arn("arn:aws:s3:::other/k")), Decision::Implicit);
     }
 
     #[test]
     fn not_action_and_not_resource() {
-        let pol = p(
-            json!({"Statement":[{"Effect":"Allow","NotAction":"iam:*","NotResource":"arn:aws:s3:::secret/*"}]}),
-        );
+        let pol = p(json!({"Statement":[{"Effect":"Allow","NotAction":"iam:*","NotResource":"arn:aws:s3:::secret/*"}]}));
         assert!(id(&pol, "s3:GetObject", &arn("arn:aws:s3:::b/k")).is_allow());
         assert_eq!(id(&pol, "iam:PassRole", &arn("*")), Decision::Implicit);
-        assert_eq!(
-            id(&pol, "s3:GetObject", &arn("arn:aws:s3:::secret/k")),
-            Decision::Implicit
-        );
+        assert_eq!(id(&pol, "s3:GetObject", &arn("arn:aws:s3:::secret/k")), Decision::Implicit);
     }
 
     #[test]
     fn resources_are_case_sensitive_actions_are_not() {
-        let pol = p(
-            json!({"Statement":[{"Effect":"Allow","Action":"S3:getobject","Resource":"arn:aws:s3:::Bucket/*"}]}),
-        );
+        let pol = p(json!({"Statement":[{"Effect":"Allow","Action":"S3:getobject","Resource":"arn:aws:s3:::Bucket/*"}]}));
         assert!(id(&pol, "s3:GetObject", &arn("arn:aws:s3:::Bucket/k")).is_allow());
-        assert_eq!(
-            id(&pol, "s3:GetObject", &arn("arn:aws:s3:::bucket/k")),
-            Decision::Implicit
-        );
+        assert_eq!(id(&pol, "s3:GetObject", &arn("arn:aws:s3:::bucket/k")), Decision::Implicit);
     }
 
     #[test]
     fn conditions_are_reported_not_guessed() {
-        let pol = p(
-            json!({"Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*",
-            "Condition":{"StringEquals":{"aws:PrincipalTag/team":"ci"}}}]}),
-        );
+        let pol = p(json!({"Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*",
+            "Condition":{"StringEquals":{"aws:PrincipalTag/team":"ci"}}}]}));
         match id(&pol, "sts:AssumeRole", &arn("arn:aws:iam::1:role/r")) {
             Decision::Conditional { condition, .. } => {
                 assert_eq!(condition, "if StringEquals aws:PrincipalTag/team = \"ci\"")
             }
             d => panic!("{d:?}"),
         }
-        let both = p(
-            json!({"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},
-            {"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":false}}}]}),
-        );
+        let both = p(json!({"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},
+            {"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":false}}}]}));
         match id(&both, "s3:GetObject", &arn("arn:aws:s3:::b/k")) {
             Decision::Conditional { condition, .. } => {
                 assert!(condition.starts_with("unless Bool"), "{condition}")
@@ -730,70 +615,31 @@ mod tests {
             (json!("*"), Some(Via::Anyone)),
             (json!({"AWS": "*"}), Some(Via::Anyone)),
             (json!({"AWS": acct}), Some(Via::Account)),
-            (
-                json!({"AWS": ["arn:aws:iam::123456789012:root"]}),
-                Some(Via::Account),
-            ),
-            (
-                json!({"AWS": "arn:aws:iam::123456789012:role/ci/deploy"}),
-                Some(Via::Direct),
-            ),
-            (
-                json!({"AWS": "arn:aws:iam::123456789012:role/deploy"}),
-                None,
-            ),
+            (json!({"AWS": ["arn:aws:iam::123456789012:root"]}), Some(Via::Account)),
+            (json!({"AWS": "arn:aws:iam::123456789012:role/ci/deploy"}), Some(Via::Direct)),
+            (json!({"AWS": "arn:aws:iam::123456789012:role/deploy"}), None),
             (json!({"AWS": "arn:aws:iam::999999999999:root"}), None),
             (json!({"Service": "codebuild.amazonaws.com"}), None),
         ];
         for (principal, want) in cases {
-            let pol = p(
-                json!({"Statement":[{"Effect":"Allow","Principal":principal,"Action":"sts:AssumeRole"}]}),
-            );
+            let pol = p(json!({"Statement":[{"Effect":"Allow","Principal":principal,"Action":"sts:AssumeRole"}]}));
             let got = match trust(&pol, &caller, "sts:AssumeRole") {
                 Decision::Allow(g) => g[0].via,
                 _ => None,
             };
             assert_eq!(got, want, "{principal}");
         }
-        let svc = p(
-            json!({"Statement":[{"Effect":"Allow","Principal":{"Service":["codebuild.amazonaws.com"]},"Action":"sts:AssumeRole"}]}),
-        );
-        assert!(trust(
-            &svc,
-            &Principal::Service("codebuild.amazonaws.com".into()),
-            "sts:AssumeRole"
-        )
-        .is_allow());
-        assert!(!trust(
-            &svc,
-            &Principal::Service("codepipeline.amazonaws.com".into()),
-            "sts:AssumeRole"
-        )
-        .is_allow());
+        let svc = p(json!({"Statement":[{"Effect":"Allow","Principal":{"Service":["codebuild.amazonaws.com"]},"Action":"sts:AssumeRole"}]}));
+        assert!(trust(&svc, &Principal::Service("codebuild.amazonaws.com".into()), "sts:AssumeRole").is_allow());
+        assert!(!trust(&svc, &Principal::Service("codepipeline.amazonaws.com".into()), "sts:AssumeRole").is_allow());
         let fed = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
-        let oidc = p(
-            json!({"Statement":[{"Effect":"Allow","Principal":{"Federated":fed},"Action":"sts:AssumeRoleWithWebIdentity"}]}),
-        );
-        assert!(trust(
-            &oidc,
-            &Principal::Federated(fed.into()),
-            "sts:AssumeRoleWithWebIdentity"
-        )
-        .is_allow());
+        let oidc = p(json!({"Statement":[{"Effect":"Allow","Principal":{"Federated":fed},"Action":"sts:AssumeRoleWithWebIdentity"}]}));
+        assert!(trust(&oidc, &Principal::Federated(fed.into()), "sts:AssumeRoleWithWebIdentity").is_allow());
         assert!(!trust(&oidc, &Principal::Federated(fed.into()), "sts:AssumeRole").is_allow());
-        let not = p(
-            json!({"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::123456789012:role/ci/deploy"},"Action":"sts:AssumeRole"},
-            {"Effect":"Allow","Principal":{"AWS":acct},"Action":"sts:AssumeRole"}]}),
-        );
+        let not = p(json!({"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::123456789012:role/ci/deploy"},"Action":"sts:AssumeRole"},
+            {"Effect":"Allow","Principal":{"AWS":acct},"Action":"sts:AssumeRole"}]}));
         assert!(trust(&not, &caller, "sts:AssumeRole").is_allow());
-        assert!(matches!(
-            trust(
-                &not,
-                &role("arn:aws:iam::123456789012:role/other"),
-                "sts:AssumeRole"
-            ),
-            Decision::Deny(_)
-        ));
+        assert!(matches!(trust(&not, &role("arn:aws:iam::123456789012:role/other"), "sts:AssumeRole"), Decision::Deny(_)));
     }
 
     #[test]
@@ -804,40 +650,19 @@ mod tests {
         };
         for (pattern, ok) in [
             ("*", true),
-            (
-                "arn:aws:codestar-connections:us-east-1:123456789012:connection/*",
-                true,
-            ),
+            ("arn:aws:codestar-connections:us-east-1:123456789012:connection/*", true),
             ("arn:aws:codestar-connections:*:*:connection/*", true),
-            (
-                "arn:aws:codestar-connections:us-east-1:123456789012:*",
-                true,
-            ),
+            ("arn:aws:codestar-connections:us-east-1:123456789012:*", true),
             ("(known after apply)", true),
-            (
-                "arn:aws:codestar-connections:us-east-1:123456789012:connection/abc",
-                false,
-            ),
-            (
-                "arn:aws:codestar-connections:us-east-1:123456789012:connection/a*",
-                false,
-            ),
-            (
-                "arn:aws:codestar-connections:eu-west-1:123456789012:connection/*",
-                false,
-            ),
+            ("arn:aws:codestar-connections:us-east-1:123456789012:connection/abc", false),
+            ("arn:aws:codestar-connections:us-east-1:123456789012:connection/a*", false),
+            ("arn:aws:codestar-connections:eu-west-1:123456789012:connection/*", false),
         ] {
-            let pol = p(
-                json!({"Statement":[{"Effect":"Allow","Action":"codestar-connections:UseConnection","Resource":pattern}]}),
-            );
+            let pol = p(json!({"Statement":[{"Effect":"Allow","Action":"codestar-connections:UseConnection","Resource":pattern}]}));
             let d = id(&pol, "codestar-connections:UseConnection", &t);
             assert_eq!(d.is_allow(), ok, "{pattern}");
             if ok {
-                assert!(d.grants()[0]
-                    .note
-                    .as_deref()
-                    .unwrap()
-                    .contains("not known yet"));
+                assert!(d.grants()[0].note.as_deref().unwrap().contains("not known yet"));
             }
         }
         assert!(covers_prefix("a?*", "a"));
@@ -846,36 +671,10 @@ mod tests {
 
     // ---- properties ----
 
-    const ACTIONS: &[&str] = &[
-        "s3:GetObject",
-        "s3:PutObject",
-        "ecr:PutImage",
-        "logs:PutLogEvents",
-        "sts:AssumeRole",
-        "iam:PassRole",
-    ];
-    const PATTERNS: &[&str] = &[
-        "s3:GetObject",
-        "s3:*",
-        "ecr:*",
-        "*",
-        "logs:Put*",
-        "sts:AssumeRole",
-        "iam:Pass?ole",
-        "s3:Get*",
-    ];
-    const RESOURCES: &[&str] = &[
-        "arn:aws:s3:::b/k",
-        "arn:aws:ecr:us-east-1:1:repository/r",
-        "arn:aws:iam::1:role/x",
-        "*",
-    ];
-    const RPATTERNS: &[&str] = &[
-        "*",
-        "arn:aws:s3:::b/*",
-        "arn:aws:ecr:*:*:repository/r",
-        "arn:aws:iam::1:role/*",
-    ];
+    const ACTIONS: &[&str] = &["s3:GetObject", "s3:PutObject", "ecr:PutImage", "logs:PutLogEvents", "sts:AssumeRole", "iam:PassRole"];
+    const PATTERNS: &[&str] = &["s3:GetObject", "s3:*", "ecr:*", "*", "logs:Put*", "sts:AssumeRole", "iam:Pass?ole", "s3:Get*"];
+    const RESOURCES: &[&str] = &["arn:aws:s3:::b/k", "arn:aws:ecr:us-east-1:1:repository/r", "arn:aws:iam::1:role/x", "*"];
+    const RPATTERNS: &[&str] = &["*", "arn:aws:s3:::b/*", "arn:aws:ecr:*:*:repository/r", "arn:aws:iam::1:role/*"];
 
     type Stmt = (bool, bool, Vec<String>, Vec<String>);
 
@@ -883,14 +682,8 @@ mod tests {
         (
             any::<bool>(),
             prop::bool::weighted(0.2),
-            prop::collection::vec(
-                prop::sample::select(PATTERNS).prop_map(str::to_string),
-                1..3,
-            ),
-            prop::collection::vec(
-                prop::sample::select(RPATTERNS).prop_map(str::to_string),
-                1..3,
-            ),
+            prop::collection::vec(prop::sample::select(PATTERNS).prop_map(str::to_string), 1..3),
+            prop::collection::vec(prop::sample::select(RPATTERNS).prop_map(str::to_string), 1..3),
         )
     }
 
@@ -912,16 +705,10 @@ mod tests {
             .map(|(deny, cond, a, r)| {
                 let mut m = serde_json::Map::new();
                 m.insert("Effect".into(), json!(if *deny { "Deny" } else { "Allow" }));
-                m.insert(
-                    (if not_action { "NotAction" } else { "Action" }).into(),
-                    list(a, 1),
-                );
+                m.insert((if not_action { "NotAction" } else { "Action" }).into(), list(a, 1));
                 m.insert("Resource".into(), list(r, 4));
                 if *cond {
-                    m.insert(
-                        "Condition".into(),
-                        json!({"StringEquals": {"aws:PrincipalTag/t": "x"}}),
-                    );
+                    m.insert("Condition".into(), json!({"StringEquals": {"aws:PrincipalTag/t": "x"}}));
                 }
                 Value::Object(m)
             })
@@ -941,16 +728,7 @@ mod tests {
     }
 
     fn flip_case(s: &str, mask: u64) -> String {
-        s.chars()
-            .enumerate()
-            .map(|(i, c)| {
-                if mask >> (i % 64) & 1 == 1 {
-                    c.to_ascii_uppercase()
-                } else {
-                    c.to_ascii_lowercase()
-                }
-            })
-            .collect()
+        s.chars().enumerate().map(|(i, c)| if mask >> (i % 64) & 1 == 1 { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
     }
 
     proptest! {

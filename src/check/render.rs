@@ -47,10 +47,7 @@ pub struct SourceLocation {
 }
 
 fn line(tone: Tone, text: impl Into<String>) -> Line {
-    Line {
-        tone,
-        text: text.into(),
-    }
+    Line { tone, text: text.into() }
 }
 
 fn end_json(e: &End) -> Value {
@@ -86,33 +83,13 @@ fn finding_json(f: &Finding) -> Value {
 
 impl Report {
     fn counts(&self) -> (usize, usize, usize, usize, usize, usize, usize) {
-        let pass = self
-            .hops
-            .iter()
-            .filter(|h| h.verdict == Verdict::Pass)
-            .count();
-        let fail = self
-            .hops
-            .iter()
-            .filter(|h| h.verdict == Verdict::Fail)
-            .count();
+        let pass = self.hops.iter().filter(|h| h.verdict == Verdict::Pass).count();
+        let fail = self.hops.iter().filter(|h| h.verdict == Verdict::Fail).count();
         let cond = self.hops.len() - pass - fail;
-        let live: Vec<&Finding> = self
-            .findings
-            .iter()
-            .filter(|f| f.suppressed.is_none())
-            .collect();
+        let live: Vec<&Finding> = self.findings.iter().filter(|f| f.suppressed.is_none()).collect();
         let by = |s: Severity| live.iter().filter(|f| f.severity == s).count();
         let suppressed = self.findings.len() - live.len();
-        (
-            pass,
-            fail,
-            cond,
-            by(Severity::Error),
-            by(Severity::Warning),
-            by(Severity::Info),
-            suppressed,
-        )
+        (pass, fail, cond, by(Severity::Error), by(Severity::Warning), by(Severity::Info), suppressed)
     }
 
     /// The human view: hops grouped by the pipeline / project / role they belong to, one line per
@@ -138,10 +115,7 @@ impl Report {
                 continue;
             }
             let pad = "        ";
-            out.push(line(
-                Tone::Detail,
-                format!("{pad}{} -> {}", h.from.describe(), h.to.describe()),
-            ));
+            out.push(line(Tone::Detail, format!("{pad}{} -> {}", h.from.describe(), h.to.describe())));
             if let Verdict::Conditional(c) = &h.verdict {
                 out.push(line(Tone::Detail, format!("{pad}condition: {c}")));
             }
@@ -154,19 +128,12 @@ impl Report {
                     Some(s) => {
                         let compact = s.to_string();
                         let (lead, tail) = match f.help.find(&compact) {
-                            Some(i) => (
-                                f.help[..i].trim_end_matches([' ', ':']),
-                                &f.help[i + compact.len()..],
-                            ),
+                            Some(i) => (f.help[..i].trim_end_matches([' ', ':']), &f.help[i + compact.len()..]),
                             None => (f.help.as_str(), ""),
                         };
                         out.push(line(Tone::Detail, format!("{pad}help: {lead}:")));
                         let pretty = serde_json::to_string_pretty(s).unwrap_or_default();
-                        out.extend(
-                            pretty
-                                .lines()
-                                .map(|l| line(Tone::Detail, format!("{pad}  {l}"))),
-                        );
+                        out.extend(pretty.lines().map(|l| line(Tone::Detail, format!("{pad}  {l}"))));
                         let tail = tail.trim_start_matches([',', ' ']);
                         if !tail.is_empty() {
                             out.push(line(Tone::Detail, format!("{pad}{tail}")));
@@ -195,16 +162,7 @@ impl Report {
                     (None, Severity::Warning) => Tone::Warning,
                     (None, Severity::Info) => Tone::Info,
                 };
-                out.push(line(
-                    tone,
-                    format!(
-                        "  {}[{}] {}: {}",
-                        f.severity.as_str(),
-                        f.rule,
-                        f.address,
-                        f.message
-                    ),
-                ));
+                out.push(line(tone, format!("  {}[{}] {}: {}", f.severity.as_str(), f.rule, f.address, f.message)));
                 match &f.suppressed {
                     Some(r) => out.push(line(Tone::Detail, format!("        suppressed: {r}"))),
                     None => {
@@ -284,8 +242,7 @@ impl Report {
             }));
         }
         let locate = |address: &str| -> Value {
-            let mut loc =
-                json!({"logicalLocations": [{"fullyQualifiedName": address, "kind": "resource"}]});
+            let mut loc = json!({"logicalLocations": [{"fullyQualifiedName": address, "kind": "resource"}]});
             if let Some(l) = locations.get(address).or_else(|| locations.get("")) {
                 loc["physicalLocation"] = json!({
                     "artifactLocation": {"uri": l.file},

