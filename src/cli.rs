@@ -7,6 +7,7 @@ use crate::render::{self, Style};
 use crate::resources::Kinds;
 use crate::stack::{self, Stack, VarOverride, VarSource};
 use crate::Error;
+use crate::{check, review};
 use clap::{Args, Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -63,6 +64,21 @@ enum Command {
         /// Do not ask for confirmation
         #[arg(long)]
         auto_approve: bool,
+        /// Apply even though `provision check` finds errors
+        #[arg(long)]
+        ignore_check: bool,
+    },
+    /// Will the pipeline work? Check the IAM chain and lint the policies, without calling AWS
+    Check {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+        format: CheckFormat,
+        /// Same as --format json
+        #[arg(long)]
+        json: bool,
+        /// Read the account: live AWS-managed policies and the clusters' authentication modes
+        #[arg(long)]
+        live: bool,
     },
     /// Delete what the stack owns, and nothing else
     Destroy {
@@ -70,6 +86,13 @@ enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CheckFormat {
+    Human,
+    Json,
+    Sarif,
 }
 
 /// Exit codes: each means one thing.
@@ -172,27 +195,38 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
         println!("{}: stack `{}` is valid ({} resources)", path.display(), stack.name, stack.resources.len());
         return Ok(EXIT_OK);
     }
+    if let Command::Check { format, json, live } = cli.command {
+        return check(&cli.global, &path, &stack, if json { CheckFormat::Json } else { format }, live, style).await;
+    }
     let ctx = connect(&cli.global, &path, &stack).await?;
     let options = |mode| plan::Options { mode, partial: None };
     match cli.command {
-        Command::Validate => unreachable!("handled above"),
+        Command::Validate | Command::Check { .. } => unreachable!("handled above"),
         Command::Plan { detailed_exitcode, json } => {
             let p = plan::plan(&ctx, &stack, &Kinds, &options(Mode::Apply)).await?;
             if json {
                 println!("{}", render::json::render(&p));
             } else {
-                print!("{}", render::human::render(&p, style));
+                let report = review::review(&ctx, &stack, check::ManagedPolicies::bundled())?;
+                print!("{}", render::human::render_with(&p, style, &check_section(&report, style)));
             }
             if detailed_exitcode && p.unowned().next().is_some() {
                 return Err(refusal(&p));
             }
             Ok(if detailed_exitcode && p.has_changes() { EXIT_CHANGES } else { EXIT_OK })
         }
-        Command::Apply { auto_approve } => {
+        Command::Apply { auto_approve, ignore_check } => {
             let p = plan::plan(&ctx, &stack, &Kinds, &options(Mode::Apply)).await?;
-            print!("{}", render::human::render(&p, style));
+            let report = review::review(&ctx, &stack, check::ManagedPolicies::bundled())?;
+            print!("{}", render::human::render_with(&p, style, &check_section(&report, style)));
             if p.unowned().next().is_some() {
                 return Err(refusal(&p));
+            }
+            if report.failed() && !ignore_check {
+                return Err(Error::user(
+                    "refusing to apply: `provision check` finds that the pipeline would fail (see above)",
+                    "fix the stack as the check says, or pass --ignore-check to apply anyway",
+                ));
             }
             execute(&ctx, &stack, &p, auto_approve, style).await
         }
@@ -201,6 +235,40 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
             print!("{}", render::human::render(&p, style));
             execute(&ctx, &stack, &p, auto_approve, style).await
         }
+    }
+}
+
+/// `provision check`: offline unless `--live`.
+async fn check(global: &Global, path: &Path, stack: &Stack, format: CheckFormat, live: bool, style: Style) -> crate::Result<u8> {
+    let (ctx, managed) = if live {
+        let ctx = connect(global, path, stack).await?;
+        // Describe the clusters the stack names: their authentication modes decide the Kubernetes hop.
+        for (_, state, _) in plan::resolved(&ctx, stack, &Kinds)? {
+            if let Some(cluster) = state["cluster"].as_str() {
+                ctx.clusters.describe(&ctx.aws, &ctx.region, cluster).await?;
+            }
+        }
+        let managed = review::live_managed(&ctx, stack).await?;
+        (ctx, managed)
+    } else {
+        (review::offline(stack), check::ManagedPolicies::bundled())
+    };
+    let report = review::review(&ctx, stack, managed)?;
+    match format {
+        CheckFormat::Human => print!("{}", review::human(&report, style, false)),
+        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report.to_json()).expect("JSON")),
+        CheckFormat::Sarif => println!("{}", serde_json::to_string_pretty(&report.to_sarif(&review::locations(stack))).expect("JSON")),
+    }
+    Ok(if report.failed() { EXIT_ERROR } else { EXIT_OK })
+}
+
+/// What `check` found that a plan reader should see: failures, conditions, lint findings.
+fn check_section(report: &check::Report, style: Style) -> String {
+    let text = review::human(report, style, true);
+    if text.trim().is_empty() {
+        String::new()
+    } else {
+        format!("{} (`provision check` for every hop)\n{text}\n", style.bold("Check:"))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod files;
 pub mod kube;
 pub mod render;
 pub mod resources;
+pub mod review;
 pub mod stack;
 
 pub use error::{Error, Result};

@@ -1,4 +1,6 @@
 //! CodeBuild projects and the pipeline against the emulator, including IAM-propagation retries.
+//! The roles here carry no permissions (the tests are about the resources' lifecycle), so
+//! `provision check` rightly finds the pipeline would fail: applies pass `--ignore-check`.
 
 mod common;
 
@@ -44,7 +46,7 @@ async fn codebuild_project_lifecycle() {
     let emu = Emulator::start();
     let cb = aws_sdk_codebuild::Client::new(&emu.sdk_config().await);
     let p = Project::new(&stack("", &project_yaml("builds", "aws/codebuild/standard:7.0", true, "A: one, B: two", "g1", "x")));
-    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    emu.provision(p.path(), &["apply", "--auto-approve", "--ignore-check"]).ok();
     let got = cb.batch_get_projects().names("ci-build").send().await.unwrap();
     let proj = &got.projects()[0];
     assert_eq!(proj.environment().unwrap().privileged_mode(), Some(true));
@@ -64,7 +66,7 @@ async fn codebuild_project_lifecycle() {
         .has("+ environment.variables.C:")
         .has("~ logs.group_name: \"g1\" -> \"g2\"")
         .has("~ tags.team: \"x\" -> \"y\"");
-    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    emu.provision(p.path(), &["apply", "--auto-approve", "--ignore-check"]).ok();
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).has("No changes.");
     let got = cb.batch_get_projects().names("ci-build").send().await.unwrap();
     let env = got.projects()[0].environment().unwrap();
@@ -81,7 +83,7 @@ async fn apply_rides_out_iam_propagation() {
     let emu = Emulator::start();
     let p = Project::new(&stack("", &project_yaml("builds", "img", true, "A: one", "g", "x")));
     emu.fault("codebuild", "CreateProject", "not_authorized", 3);
-    emu.provision(p.path(), &["apply", "--auto-approve"]).ok().has("codebuild_project.build: created after");
+    emu.provision(p.path(), &["apply", "--auto-approve", "--ignore-check"]).ok().has("codebuild_project.build: created after");
     assert_eq!(emu.calls()["by_operation"]["codebuild.CreateProject"], 4, "three refusals, then success");
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0);
 }
@@ -92,7 +94,7 @@ async fn a_role_that_never_propagates_is_named_in_the_error() {
     let p = Project::new(&stack("settings: { iam_propagation_timeout_seconds: 3 }\n", &project_yaml("builds", "img", true, "A: one", "g", "x")));
     emu.fault("codebuild", "CreateProject", "not_authorized", -1);
     let t = Instant::now();
-    emu.provision(p.path(), &["apply", "--auto-approve"])
+    emu.provision(p.path(), &["apply", "--auto-approve", "--ignore-check"])
         .code(1)
         .has("not authorized to perform: sts:AssumeRole")
         .has("role arn:aws:iam::123456789012:role/ci-build-role still cannot be assumed")
@@ -170,7 +172,7 @@ async fn pipeline_lifecycle() {
     // The connection ARN is not known before the connection exists.
     emu.provision(p.path(), &["plan"]).ok().has("\"ConnectionArn\": \"(known after apply)\"");
     emu.fault("codepipeline", "CreatePipeline", "not_authorized", 2);
-    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    emu.provision(p.path(), &["apply", "--auto-approve", "--ignore-check"]).ok();
     assert_eq!(emu.calls()["by_operation"]["codepipeline.CreatePipeline"], 3);
     let got = cp.get_pipeline().name("ci-pipeline").send().await.unwrap();
     let decl = got.pipeline().unwrap();
@@ -189,7 +191,7 @@ async fn pipeline_lifecycle() {
         .has("+          \"BranchName\": \"release\",")
         .has("+    \"name\": \"Test\",")
         .has("~ tags.team: \"a\" -> \"b\"");
-    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    emu.provision(p.path(), &["apply", "--auto-approve", "--ignore-check"]).ok();
     emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).has("No changes.");
     let got = cp.get_pipeline().name("ci-pipeline").send().await.unwrap();
     assert_eq!(got.pipeline().unwrap().stages().len(), 4);
@@ -211,7 +213,7 @@ async fn invalid_pipeline_structure_is_caught_before_any_call() {
 async fn unowned_project_and_pipeline_are_left_alone() {
     let emu = Emulator::start();
     let p = Project::new(&stack("", &pipeline_yaml("QUEUED", "main", false, "a")));
-    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    emu.provision(p.path(), &["apply", "--auto-approve", "--ignore-check"]).ok();
     // Someone removes the stack's tags by hand: the stack no longer owns them.
     let cb = aws_sdk_codebuild::Client::new(&emu.sdk_config().await);
     let cp = aws_sdk_codepipeline::Client::new(&emu.sdk_config().await);
@@ -223,7 +225,7 @@ async fn unowned_project_and_pipeline_are_left_alone() {
         .has("! codebuild_project.build (ci-build) exists but is not this stack's")
         .has("! codepipeline.main (ci-pipeline) exists but is not this stack's");
     emu.reset_calls();
-    emu.provision(p.path(), &["apply", "--auto-approve"]).code(1);
+    emu.provision(p.path(), &["apply", "--auto-approve", "--ignore-check"]).code(1);
     assert!(emu.write_calls().is_empty(), "{:?}", emu.write_calls());
     emu.provision(p.path(), &["destroy", "--auto-approve"]).ok();
     assert!(cb.batch_get_projects().names("ci-build").send().await.unwrap().projects().len() == 1, "not deleted");

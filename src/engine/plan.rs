@@ -155,3 +155,20 @@ fn late_checks(stack: &Stack, node: &Node, fields: &[Field], v: &Value, out: &mu
         }
     }
 }
+
+/// Every resource's desired state and attributes as far as they follow from the stack alone (no
+/// read of the account): what `check` analyses. Values known only once a resource exists are
+/// `(known after apply)`.
+pub fn resolved(ctx: &Ctx, stack: &Stack, registry: &dyn Registry) -> crate::Result<Vec<(Address, Value, Attrs)>> {
+    let mut attrs: HashMap<Address, Attrs> = HashMap::new();
+    let mut out = Vec::new();
+    for i in graph::topo_order(stack) {
+        let r = &stack.resources[i];
+        let kind = kind_of(registry, r);
+        let d = desired(ctx, stack, r, kind, &attrs)?;
+        let a = kind.attrs(ctx, &d, None)?;
+        attrs.insert(r.address.clone(), a.clone());
+        out.push((r.address.clone(), d, a));
+    }
+    Ok(out)
+}

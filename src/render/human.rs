@@ -7,6 +7,11 @@ use serde_json::Value;
 use std::fmt::Write;
 
 pub fn render(plan: &Plan, style: Style) -> String {
+    render_with(plan, style, "")
+}
+
+/// The plan with `section` (e.g. the problems `check` found) printed before its summary.
+pub fn render_with(plan: &Plan, style: Style, section: &str) -> String {
     let mut out = String::new();
     let verb = match plan.mode {
         Mode::Apply => "plan",
@@ -38,6 +43,7 @@ pub fn render(plan: &Plan, style: Style) -> String {
     for s in &plan.steps {
         step(&mut out, s, plan, style);
     }
+    out.push_str(section);
     let c = plan.counts();
     if !plan.has_changes() {
         let _ = writeln!(out, "{}", style.green("No changes."));
