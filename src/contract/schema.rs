@@ -363,7 +363,7 @@ pub fn describe(ty: &Ty) -> String {
         },
         Ty::Str(Text { pattern: Some(p), .. }) => format!("string: {}", p.describe),
         Ty::Str(_) => "string".into(),
-        Ty::Enum(values) => values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(" \\| "),
+        Ty::Enum(values) => values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(" | "),
         Ty::Int(a, b) => format!("integer {a}-{b}"),
         Ty::Bool => "bool".into(),
         Ty::Tags => "map of strings".into(),

@@ -4,6 +4,7 @@
 pub mod human;
 pub mod json;
 pub mod progress;
+pub mod reference;
 
 /// ANSI styling that can be turned off, or forced.
 #[derive(Debug, Clone, Copy)]

@@ -112,7 +112,8 @@ impl Resource for EksAwsAuthRole {
 
     fn check(&self, props: &Value) -> Vec<PropError> {
         match props["role_arn"].as_str() {
-            Some(arn) if !crate::stack::interp::has_refs(arn) && !arn.contains(":role/") => vec![PropError::at(
+            // A reference is checked once resolved, by AWS.
+            Some(arn) if !arn.contains("${") && !arn.contains(":role/") => vec![PropError::at(
                 keys(&["role_arn"]),
                 format!("`{}` is not an IAM role ARN", crate::error::diag::excerpt(arn)),
                 "write arn:aws:iam::ACCOUNT:role/NAME, or reference a role: ${iam_role.NAME.arn}",
