@@ -9,6 +9,8 @@ pub mod graph;
 pub mod plan;
 pub mod resolve;
 pub mod schedule;
+#[cfg(test)]
+mod tests;
 
 use crate::aws::{Aws, CallResult};
 use crate::contract::{Ctx, Settings};
