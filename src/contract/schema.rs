@@ -262,10 +262,6 @@ pub fn keys(path: &[&str]) -> Vec<PathSeg> {
 }
 
 impl Schema {
-    pub fn field(&self, name: &str) -> Option<&Field> {
-        self.fields.iter().find(|f| f.name == name)
-    }
-
     pub fn has_attribute(&self, name: &str) -> bool {
         self.attributes.iter().any(|a| a.name == name)
     }

@@ -57,13 +57,3 @@ impl Env<'_> {
         }
     }
 }
-
-/// Does this resolved value still contain an unknown?
-pub fn has_unknown(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s == UNKNOWN,
-        Value::Array(a) => a.iter().any(has_unknown),
-        Value::Object(m) => m.values().any(has_unknown),
-        _ => false,
-    }
-}

@@ -113,13 +113,6 @@ impl Error {
             _ => None,
         }
     }
-
-    pub fn class(&self) -> Option<Class> {
-        match self {
-            Error::Call(c) => Some(c.class),
-            _ => None,
-        }
-    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
