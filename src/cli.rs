@@ -306,6 +306,13 @@ async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: 
     let err_style = Style::detect(!style.color, std::io::stderr().is_terminal());
     for (_, e) in &outcome.failed {
         report(e, err_style);
+        if let Error::Call(c) = e {
+            if c.class == crate::error::Class::AccessDenied {
+                for line in review::explain_denied(ctx, stack, &c.message).await {
+                    eprintln!("  {line}");
+                }
+            }
+        }
     }
     let finished = outcome.done.iter().filter(|(_, a)| *a != Action::NoOp).count();
     let mut msg = if outcome.interrupted {

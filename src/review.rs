@@ -114,3 +114,97 @@ pub fn human(report: &Report, style: Style, only_problems: bool) -> String {
     }
     out
 }
+
+/// What an AccessDenied message says: who was refused what, on what; and AWS's encoded
+/// authorization message, when there is one.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Denied {
+    pub principal: Option<String>,
+    pub action: Option<String>,
+    pub resource: Option<String>,
+    pub encoded: Option<String>,
+}
+
+/// "User: ARN is not authorized to perform: ACTION on resource: RESOURCE [because ...]
+/// [Encoded authorization failure message: TOKEN]"
+pub fn parse_denied(message: &str) -> Denied {
+    let after = |marker: &str| message.split_once(marker).map(|(_, rest)| rest.trim_start());
+    let word = |s: &str| s.split(|c: char| c.is_whitespace()).next().unwrap_or("").trim_end_matches(['.', ',']).to_string();
+    Denied {
+        principal: after("User: ").map(word).filter(|w| !w.is_empty()),
+        action: after("not authorized to perform: ").or_else(|| after("not authorized to perform ")).map(word).filter(|w| w.contains(':')),
+        resource: after("on resource: ").map(word).filter(|w| !w.is_empty()),
+        encoded: after("Encoded authorization failure message: ").map(word).filter(|w| !w.is_empty()),
+    }
+}
+
+/// More lines for an AccessDenied: the decoded authorization message (sts:DecodeAuthorizationMessage,
+/// as the AWS CLI course teaches) and, when the refused principal is one of the stack's roles,
+/// which hop of the check fails and what to change.
+pub async fn explain_denied(ctx: &Ctx, stack: &Stack, message: &str) -> Vec<String> {
+    let d = parse_denied(message);
+    let mut out = Vec::new();
+    if let Some(token) = &d.encoded {
+        match ctx.aws.sts().decode_authorization_message().encoded_message(token).send().await.op("DecodeAuthorizationMessage") {
+            Ok(o) => {
+                let v: serde_json::Value = o.decoded_message().and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
+                out.push(format!(
+                    "decoded: allowed={}, explicitDeny={}, action {}, resource {}",
+                    v["allowed"],
+                    v["explicitDeny"],
+                    v["context"]["action"].as_str().unwrap_or("?"),
+                    v["context"]["resource"].as_str().unwrap_or("?")
+                ));
+            }
+            Err(e) => {
+                out.push(format!("the encoded message could not be decoded ({e}); `aws sts decode-authorization-message` needs sts:DecodeAuthorizationMessage"))
+            }
+        }
+    }
+    let (Some(principal), Some(action)) = (&d.principal, &d.action) else { return out };
+    // An assumed-role session names its role: arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION.
+    let role = principal
+        .split(":assumed-role/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .or_else(|| principal.split(":role/").nth(1).map(|r| r.rsplit('/').next().unwrap_or(r)));
+    let Some(role) = role else { return out };
+    let Ok(resolved) = resolved(ctx, stack, &Kinds) else { return out };
+    let Some(role_arn) =
+        resolved.iter().find(|(a, s, _)| a.kind == "iam_role" && s["name"] == role).and_then(|(_, _, attrs)| attrs.get("arn").cloned().flatten())
+    else {
+        return out;
+    };
+    let resources: Vec<check::Resource> = resolved
+        .into_iter()
+        .map(|(address, state, attrs)| check::Resource {
+            kind: address.kind.clone(),
+            address: address.to_string(),
+            state,
+            attrs: attrs.into_iter().map(|(k, v)| (k, v.unwrap_or_else(|| UNKNOWN.to_string()))).collect(),
+        })
+        .collect();
+    let context = Context { account_id: ctx.account_id.clone(), partition: ctx.partition.clone(), region: ctx.region.clone() };
+    let hop = check::explain(&resources, &context, &Options::default(), &role_arn, action, d.resource.as_deref().unwrap_or("*"));
+    out.push(format!("check: {}", hop.title));
+    if let Some(fix) = hop.fix {
+        out.push(format!("to change: {}", fix.help));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_denied_messages_are_parsed() {
+        let d = parse_denied("User: arn:aws:sts::1:assumed-role/deploy/s is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::1:role/K because no identity-based policy allows the sts:AssumeRole action");
+        assert_eq!(d.principal.as_deref(), Some("arn:aws:sts::1:assumed-role/deploy/s"));
+        assert_eq!(d.action.as_deref(), Some("sts:AssumeRole"));
+        assert_eq!(d.resource.as_deref(), Some("arn:aws:iam::1:role/K"));
+        let e = parse_denied("You are not authorized to perform this operation. Encoded authorization failure message: AbC-123_x");
+        assert_eq!(e.encoded.as_deref(), Some("AbC-123_x"));
+        assert_eq!(e.action, None);
+    }
+}

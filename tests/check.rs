@@ -98,3 +98,25 @@ async fn plan_shows_check_problems_and_apply_refuses_them() {
     let q = Project::seed("eks-devops.yaml");
     emu.provision(q.path(), &["check", "--live"]).ok().has("ok    kubectl role can use Kubernetes on cluster eksdemo1");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_denied_is_decoded_and_tied_to_the_stack_role_it_names() {
+    let emu = Emulator::start();
+    let p = Project::new(
+        "stack: denied\nresources:\n  iam_role.build:\n    name: denied-build\n    trust_policy:\n      Version: \"2012-10-17\"\n      Statement: [{ Effect: Allow, Principal: { Service: codebuild.amazonaws.com }, Action: sts:AssumeRole }]\n  ecr_repository.app:\n    name: denied-app\n",
+    );
+    emu.admin(
+        "POST",
+        "faults",
+        Some(serde_json::json!({"service": "ecr", "operation": "CreateRepository", "kind": "access_denied", "count": -1, "encoded": true,
+            "principal": format!("arn:aws:sts::{}:assumed-role/denied-build/session", common::ACCOUNT),
+            "resource": format!("arn:aws:ecr:us-east-1:{}:repository/denied-app", common::ACCOUNT)})),
+    );
+    emu.provision(p.path(), &["apply", "--auto-approve"])
+        .code(1)
+        .has("ecr_repository.app: CreateRepository failed: AccessDeniedException")
+        .has("decoded: allowed=false")
+        .has("check: build role cannot ecr:CreateRepository")
+        .has("to change: add this statement")
+        .lacks("Some(");
+}
