@@ -178,7 +178,7 @@ fn the_access_entry_stack_validates() {
     let root = common::repo_root();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_provision"))
         .current_dir(&root)
-        .args(["validate", "-s", "stacks/eks-devops-access-entries.yaml"])
+        .args(["validate", "-s", "examples/eks-devops-access-entries.yaml"])
         .output()
         .unwrap();
     common::Run::from(out).ok();

@@ -53,7 +53,7 @@ const RULES: &[Rule] = &[
         id: "system-masters",
         severity: Severity::Warning,
         summary: "An aws-auth entry maps a role to the system:masters group: unrestricted cluster admin that RBAC cannot limit",
-        help: "Map the role to a group bound to a namespaced Role, or use an EKS access entry with AmazonEKSEditPolicy scoped to a namespace (see stacks/eks-devops-access-entries.yaml).",
+        help: "Map the role to a group bound to a namespaced Role, or use an EKS access entry with AmazonEKSEditPolicy scoped to a namespace (see examples/eks-devops-access-entries.yaml).",
     },
     Rule {
         id: "trust-account-root",

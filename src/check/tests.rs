@@ -213,7 +213,7 @@ fn step_07_05_without_the_aws_auth_entry_kubernetes_fails() {
     assert_eq!(failing(&r), ["kubectl role cannot use Kubernetes on cluster eksdemo1"]);
     let h = r.hops.last().unwrap();
     assert!(h.fix.as_ref().unwrap().help.contains("eks_aws_auth_role.kubectl:\n  cluster: eksdemo1\n  role_arn: ${iam_role.kubectl.arn}"));
-    // The access-entry route works too (stacks/eks-devops-access-entries.yaml).
+    // The access-entry route works too (examples/eks-devops-access-entries.yaml).
     rs.push(Resource {
         address: "eks_access_entry.kubectl".into(),
         kind: "eks_access_entry".into(),

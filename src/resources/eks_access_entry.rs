@@ -27,7 +27,7 @@ const POLICY: &[Field] = &[
 pub static SCHEMA: Schema = Schema {
     kind: "eks_access_entry",
     summary: "An EKS access entry: cluster access for an IAM principal without aws-auth.",
-    notes: "Refused at plan time, with the reason, on a cluster whose authentication mode is `CONFIG_MAP`. `stacks/eks-devops-access-entries.yaml` grants the deploy stage's role `AmazonEKSEditPolicy` in the `default` namespace this way, instead of `system:masters` through aws-auth.",
+    notes: "Refused at plan time, with the reason, on a cluster whose authentication mode is `CONFIG_MAP`. `examples/eks-devops-access-entries.yaml` grants the deploy stage's role `AmazonEKSEditPolicy` in the `default` namespace this way, instead of `system:masters` through aws-auth.",
     fields: &[
         field("cluster", STRING, "EKS cluster name").required().replace("an access entry belongs to one cluster"),
         field("principal_arn", STRING, "the IAM role (or user) ARN").required().replace("an access entry is for one principal"),

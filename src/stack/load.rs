@@ -18,11 +18,11 @@ pub struct Parsed {
     pub project_root: PathBuf,
 }
 
-/// The project root: the directory holding `stacks/` when the stack lives there, otherwise the
-/// stack file's own directory.
+/// The project root: the directory holding `stacks/` (or `examples/`) when the stack lives there,
+/// otherwise the stack file's own directory.
 pub fn project_root(stack_file: &Path) -> PathBuf {
     let dir = stack_file.parent().map(Path::to_path_buf).unwrap_or_default();
-    if dir.file_name().is_some_and(|n| n == "stacks") {
+    if dir.file_name().is_some_and(|n| n == "stacks" || n == "examples") {
         dir.parent().map(Path::to_path_buf).unwrap_or_default()
     } else {
         dir

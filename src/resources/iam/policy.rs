@@ -267,6 +267,17 @@ mod tests {
         }
 
         #[test]
+        fn action_case_never_makes_a_diff(stmts in prop::collection::vec(stmt(), 1..4), s1 in 0u64..128, upper in any::<bool>()) {
+            let a = spell(&stmts, s1);
+            // IAM matches action names without case: a document with them all re-cased is equal.
+            let recased: Vec<_> = stmts.iter().map(|(e, acts, r)| {
+                let acts = acts.iter().map(|x| if upper { x.to_uppercase() } else { x.to_lowercase() }).collect();
+                (e.clone(), acts, r.clone())
+            }).collect();
+            prop_assert!(eq(&a, &spell(&recased, s1)));
+        }
+
+        #[test]
         fn a_changed_action_or_resource_is_a_diff(stmts in prop::collection::vec(stmt(), 1..4), s1 in 0u64..128, which in 0usize..4, new_action in action(), new_res in resource()) {
             let a = spell(&stmts, s1);
             let mut changed = stmts.clone();
