@@ -2,13 +2,12 @@
 //! oldest non-default version is pruned at IAM's limit of five); delete detaches the policy
 //! everywhere and removes its old versions first, as IAM requires.
 
-use super::iam::{self, POLICY};
+use super::iam::{self, sdk_tags, NAME, POLICY};
 use crate::aws::{self, CallResult, Reads};
 use crate::contract::schema::*;
 use crate::contract::{Attrs, Ctx, Live, Op, Resource, Tags};
 use crate::Result;
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,8 +17,6 @@ pub struct IamPolicy;
 
 /// IAM keeps at most five versions of a managed policy.
 const MAX_VERSIONS: usize = 5;
-
-const NAME: Pattern = Pattern { describe: "letters, digits or `+=,.@_-`", check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) };
 
 pub static SCHEMA: Schema = Schema {
     kind: "iam_policy",
@@ -48,10 +45,6 @@ pub struct State {
     description: Option<String>,
     document: Value,
     tags: Tags,
-}
-
-fn sdk_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
 fn arn(ctx: &Ctx, s: &State) -> String {

@@ -1,20 +1,17 @@
 //! `iam_role`: a service role (trust policy, inline and managed policies).
 
-use super::iam::{self, POLICY};
+use super::iam::{self, sdk_tags, NAME, POLICY};
 use crate::aws::{self, CallResult, Reads};
 use crate::contract::schema::*;
 use crate::contract::{Attrs, Ctx, Live, Op, Resource, Tags, OWNER_TAG};
 use crate::Result;
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub struct IamRole;
-
-const NAME: Pattern = Pattern { describe: "letters, digits or `+=,.@_-`", check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) };
 
 pub static SCHEMA: Schema = Schema {
     kind: "iam_role",
@@ -55,10 +52,6 @@ pub struct State {
     /// ARNs, sorted.
     managed_policies: Vec<String>,
     tags: Tags,
-}
-
-fn sdk_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
 #[async_trait]

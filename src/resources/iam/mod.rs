@@ -3,11 +3,20 @@
 
 pub mod policy;
 
-use crate::contract::schema::Document;
-use crate::contract::UNKNOWN;
+use crate::contract::schema::{Document, Pattern};
+use crate::contract::{Tags, UNKNOWN};
+use aws_sdk_iam::types::Tag;
 
 /// IAM policy documents, compared by meaning (see `policy::canonical`).
 pub static POLICY: Document = Document { name: "IAM policy document", canonical: policy::canonical, check: policy::check };
+
+/// IAM's characters for role and policy names.
+pub const NAME: Pattern =
+    Pattern { describe: "letters, digits or `+=,.@_-`", check: |s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) };
+
+pub fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
+}
 
 /// `AmazonEC2ContainerRegistryFullAccess` or `service-role/X` → the AWS-managed policy's ARN; ARNs
 /// (e.g. a reference to a customer-managed policy) are kept.
