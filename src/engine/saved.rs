@@ -7,12 +7,18 @@ use crate::stack::Stack;
 use crate::Error;
 use std::path::Path;
 
+const AGAIN: &str = "nothing was changed; run `provision plan -out FILE` again and review the new plan";
+
 /// A saved plan is a few kilobytes; anything much bigger is not one.
 const MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The file's text: the plan as JSON (live states are not in it, only their fingerprints).
 pub fn to_text(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).expect("a plan is always serialisable") + "\n"
+}
+
+fn moved(what: String) -> crate::Result<()> {
+    Err(Error::user(format!("the saved plan no longer applies: {what}"), AGAIN))
 }
 
 fn not_a_plan(path: &Path, why: impl std::fmt::Display) -> Error {
@@ -41,8 +47,6 @@ pub fn read(path: &Path) -> crate::Result<Plan> {
 
 /// What the plan was made for, against what this run is about to touch. No AWS call.
 pub fn check_origin(saved: &Plan, stack: &Stack, ctx: &Ctx) -> crate::Result<()> {
-    let again = "nothing was changed; run `provision plan -out FILE` again and review the new plan";
-    let moved = |what: String| Err(Error::user(format!("the saved plan no longer applies: {what}"), again));
     if saved.stack != stack.name {
         return moved(format!("it is for stack `{}`, and the stack file is stack `{}`", saved.stack, stack.name));
     }
@@ -50,11 +54,15 @@ pub fn check_origin(saved: &Plan, stack: &Stack, ctx: &Ctx) -> crate::Result<()>
         let files: Vec<String> = stack.files.iter().map(|f| f.display().to_string()).collect();
         return moved(format!("the stack file or a file it includes changed since the plan was made ({})", files.join(", ")));
     }
-    if saved.account_id != ctx.account_id {
-        return moved(format!("it was made for account {}, and the credentials are for account {}", saved.account_id, ctx.account_id));
+    where_to(saved, &ctx.account_id, &ctx.region)
+}
+
+fn where_to(saved: &Plan, account_id: &str, region: &str) -> crate::Result<()> {
+    if saved.account_id != account_id {
+        return moved(format!("it was made for account {}, and the credentials are for account {account_id}", saved.account_id));
     }
-    if saved.region != ctx.region {
-        return moved(format!("it was made for region {}, and this run is in region {}", saved.region, ctx.region));
+    if saved.region != region {
+        return moved(format!("it was made for region {}, and this run is in region {region}", saved.region));
     }
     Ok(())
 }
@@ -68,7 +76,7 @@ fn same_resource<'a>(fresh: &'a Plan, s: &'a Step) -> impl Iterator<Item = &'a S
 /// find its resource as it was (fingerprint) and resolve to the same values. Returns the saved
 /// plan with what was read now attached (apply works on current reads, which are what was planned).
 pub fn reconcile(mut saved: Plan, fresh: &Plan) -> crate::Result<Plan> {
-    let mut moved: Vec<String> = Vec::new();
+    let mut changed: Vec<String> = Vec::new();
     for s in saved.steps.iter().filter(|s| s.is_change()) {
         let now: Vec<&Step> = same_resource(fresh, s).collect();
         if now.iter().any(|f| f.fingerprint == s.fingerprint && f.desired == s.desired) {
@@ -83,13 +91,10 @@ pub fn reconcile(mut saved: Plan, fresh: &Plan) -> crate::Result<Plan> {
         } else {
             "was changed outside provision"
         };
-        moved.push(format!("{} ({}) {what}", s.address, s.name));
+        changed.push(format!("{} ({}) {what}", s.address, s.name));
     }
-    if !moved.is_empty() {
-        return Err(Error::user(
-            format!("the saved plan no longer applies: since it was made, {}", moved.join("; ")),
-            "nothing was changed; run `provision plan -out FILE` again and review the new plan",
-        ));
+    if !changed.is_empty() {
+        moved(format!("since it was made, {}", changed.join("; ")))?;
     }
     let live: Vec<_> = saved
         .steps
@@ -103,4 +108,101 @@ pub fn reconcile(mut saved: Plan, fresh: &Plan) -> crate::Result<Plan> {
         s.live = l;
     }
     Ok(saved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{Action, Address, Found, Mode};
+    use serde_json::json;
+
+    fn found(description: &str) -> Found {
+        Found {
+            identity: "r".into(),
+            state: json!({"name": "r", "description": description}),
+            owner: Some("s".into()),
+            address: None,
+            created: None,
+            attrs: Default::default(),
+            notes: vec![],
+        }
+    }
+
+    fn step(name: &str, action: Action, live: &Found) -> Step {
+        Step {
+            address: Address::new("thing", name),
+            identity: "r".into(),
+            name: name.into(),
+            action,
+            delete_reason: None,
+            changes: vec![],
+            reasons: vec![],
+            owner: None,
+            notes: vec![],
+            deps: vec![],
+            desired: Some(json!({"name": "r", "description": "want"})),
+            live: Some(live.clone()),
+            fingerprint: Some(live.fingerprint()),
+            refresh: false,
+        }
+    }
+
+    fn plan(steps: Vec<Step>) -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION,
+            stack: "s".into(),
+            mode: Mode::Apply,
+            account_id: "111111111111".into(),
+            region: "us-east-1".into(),
+            source_digest: "d".into(),
+            partial: None,
+            steps,
+            notes: vec![],
+        }
+    }
+
+    /// What a saved plan holds once read back: fingerprints, no live states.
+    fn saved(p: &Plan) -> Plan {
+        serde_json::from_str(&to_text(p)).unwrap()
+    }
+
+    #[test]
+    fn a_moved_touched_resource_refuses_and_an_untouched_one_does_not() {
+        let (old, new) = (found("old"), found("meddled"));
+        let made = plan(vec![step("a", Action::Update, &old), step("b", Action::NoOp, &old)]);
+        let file = saved(&made);
+        assert!(file.steps.iter().all(|s| s.live.is_none() && s.fingerprint.is_some()));
+
+        let e = reconcile(file.clone(), &plan(vec![step("a", Action::Update, &new), step("b", Action::NoOp, &old)])).unwrap_err();
+        assert!(e.to_string().contains("thing.a (a) was changed outside provision"), "{e}");
+        assert!(!e.to_string().contains("thing.b"), "{e}");
+
+        let ok = reconcile(file, &plan(vec![step("a", Action::Update, &old), step("b", Action::Update, &new)])).unwrap();
+        assert_eq!(ok.steps[0].live.as_ref(), Some(&old));
+        assert_eq!(ok.steps[1].live.as_ref(), Some(&new), "apply works on what was read now");
+        assert_eq!(ok.steps[1].action, Action::NoOp, "the saved plan's steps, not the new plan's");
+    }
+
+    #[test]
+    fn a_create_refuses_once_the_resource_exists_and_other_values_refuse() {
+        let mut create = step("a", Action::Create, &found("x"));
+        create.live = None;
+        create.fingerprint = None;
+        let file = saved(&plan(vec![create.clone()]));
+        let e = reconcile(file.clone(), &plan(vec![step("a", Action::Update, &found("x"))])).unwrap_err();
+        assert!(e.to_string().contains("thing.a (a) exists now"), "{e}");
+        create.desired = Some(json!({"name": "r", "description": "other"}));
+        let e = reconcile(file, &plan(vec![create])).unwrap_err();
+        assert!(e.to_string().contains("resolves to other values"), "{e}");
+    }
+
+    #[test]
+    fn another_account_or_region_refuses() {
+        let p = plan(vec![]);
+        assert!(where_to(&p, "111111111111", "us-east-1").is_ok());
+        let e = where_to(&p, "222222222222", "us-east-1").unwrap_err();
+        assert!(e.to_string().contains("made for account 111111111111, and the credentials are for account 222222222222"), "{e}");
+        let e = where_to(&p, "111111111111", "eu-west-1").unwrap_err();
+        assert!(e.to_string().contains("made for region us-east-1"), "{e}");
+    }
 }
