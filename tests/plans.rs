@@ -403,3 +403,17 @@ fn validate_json_reports_diagnostics() {
     assert!(d["message"].as_str().unwrap().contains("descripton"), "{d}");
     assert!(d["help"].as_str().is_some_and(|h| !h.is_empty()), "{d}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_is_refused_when_a_variable_resolves_differently() {
+    let emu = Emulator::start();
+    let c = iam(&emu).await;
+    let p = project(&format!("vars: {{ what: first }}\n{}", two_roles("plans", "${var.what}", "second")));
+    emu.provision(p.path(), &["plan", "-out", "create.plan"]).ok();
+    emu.provision(p.path(), &["apply", "create.plan", "--var", "what=other"])
+        .code(1)
+        .has("iam_role.a (plans-a) resolves to other values (a `--var` or PROVISION_VAR_ value differs?)");
+    assert!(c.get_role().role_name("plans-a").send().await.is_err(), "nothing was created");
+    emu.provision(p.path(), &["apply", "create.plan"]).ok().has("Apply complete! Resources: 2 added");
+    assert_eq!(description(&c, "plans-a").await.as_deref(), Some("first"));
+}
