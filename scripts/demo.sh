@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on the embedded emulator: validate -> plan -> apply -> plan (no changes) -> destroy
-# of the seed stack, then a check that nothing carrying the stack's tag is left.
+# The main job on the embedded emulator: validate -> plan -out -> apply that saved plan -> plan (no
+# changes) -> plan --destroy -out -> apply that saved plan, of the seed stack, then a check that
+# nothing carrying the stack's tag is left. The plans are saved once and applied exactly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,9 +13,10 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 # Start the emulator (moto + the project's extensions + the EKS/Kubernetes double) on a free port.
 ready=$(mktemp)
+plans=$(mktemp -d)
 "$PY" emulator/run.py --port 0 --cluster eksdemo1 --seed-aws-auth >"$ready" 2>.provision-emulator.log &
 emu=$!
-trap 'kill $emu 2>/dev/null || true; rm -f "$ready"' EXIT
+trap 'kill $emu 2>/dev/null || true; rm -rf "$ready" "$plans"' EXIT
 for _ in $(seq 1 300); do
   grep -q PROVISION_EMULATOR_READY "$ready" && break
   kill -0 $emu 2>/dev/null || { cat .provision-emulator.log; echo "emulator failed to start" >&2; exit 1; }
@@ -36,12 +38,12 @@ before=$(map_roles)
 step "provision validate"
 "$BIN" validate -s "$STACK"
 
-step "provision plan (exit code 2: changes)"
-set +e; "$BIN" plan -s "$STACK" --detailed-exitcode; code=$?; set -e
+step "provision plan -out (exit code 2: changes), saved for review"
+set +e; "$BIN" plan -s "$STACK" --detailed-exitcode -out "$plans/apply.plan"; code=$?; set -e
 [ "$code" -eq 2 ] || { echo "expected exit code 2 from the first plan, got $code" >&2; exit 1; }
 
-step "provision apply"
-"$BIN" apply -s "$STACK" --auto-approve
+step "provision apply FILE: exactly the reviewed plan, no question asked"
+"$BIN" apply -s "$STACK" "$plans/apply.plan"
 
 step "aws-auth after apply: the node-role entry is intact, ours is appended"
 after=$(map_roles)
@@ -53,8 +55,12 @@ out=$("$BIN" plan -s "$STACK" --detailed-exitcode) || { echo "$out"; echo "secon
 echo "$out"
 grep -q "No changes." <<<"$out" || { echo "second plan did not say 'No changes.'" >&2; exit 1; }
 
-step "provision destroy"
-"$BIN" destroy -s "$STACK" --auto-approve
+step "provision output ecr_repository.app.uri (what a buildspec would read)"
+"$BIN" output -s "$STACK" ecr_repository.app.uri
+
+step "provision plan --destroy -out, then apply FILE"
+"$BIN" plan -s "$STACK" --destroy -out "$plans/destroy.plan"
+"$BIN" apply -s "$STACK" "$plans/destroy.plan"
 
 step "aws-auth after destroy: byte for byte what it was"
 [[ "$(map_roles)" == "$before" ]] || { echo "aws-auth differs from before apply" >&2; exit 1; }

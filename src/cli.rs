@@ -1,8 +1,10 @@
-//! The command line: `provision validate | plan | apply | destroy`, and the one error reporter.
+//! The command line: `provision validate | plan | apply | destroy | show | adopt | graph | output`,
+//! and the one error reporter.
 
 use crate::aws::{self, Aws};
-use crate::contract::{Action, Ctx, Mode, Plan};
-use crate::engine::{self, apply, plan};
+use crate::contract::{Action, Address, Ctx, Mode, Partial, Plan, Registry, ADDRESS_TAG, OWNER_TAG};
+use crate::engine::{self, adopt, apply, output, plan, saved};
+use crate::files;
 use crate::render::{self, Style};
 use crate::resources::Kinds;
 use crate::stack::{self, Stack, VarOverride, VarSource};
@@ -49,7 +51,11 @@ struct Global {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check the stack and policy files without calling AWS
-    Validate,
+    Validate {
+        /// Print the diagnostics as JSON (`valid`, `error_count`, `diagnostics`)
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what apply would change
     Plan {
         /// Exit 0 when there are no changes, 2 when there are, 1 on error (or when apply would refuse)
@@ -58,15 +64,29 @@ enum Command {
         /// Print the plan as JSON
         #[arg(long)]
         json: bool,
+        /// Show what destroy would delete
+        #[arg(long)]
+        destroy: bool,
+        /// Save the plan to FILE (owner-only), for `provision apply FILE`
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        scope: Scope,
     },
-    /// Make the account match the stack
+    /// Make the account match the stack; with FILE, carry out that saved plan exactly
     Apply {
+        /// A plan saved by `provision plan -out FILE`: applied without asking, and only if nothing
+        /// it was made from has moved
+        #[arg(value_name = "FILE", conflicts_with_all = ["targets", "excludes"])]
+        plan: Option<PathBuf>,
         /// Do not ask for confirmation
         #[arg(long)]
         auto_approve: bool,
         /// Apply even though `provision check` finds errors
         #[arg(long)]
         ignore_check: bool,
+        #[command(flatten)]
+        scope: Scope,
     },
     /// Will the pipeline work? Check the IAM chain and lint the policies, without calling AWS
     Check {
@@ -85,7 +105,72 @@ enum Command {
         /// Do not ask for confirmation
         #[arg(long)]
         auto_approve: bool,
+        #[command(flatten)]
+        scope: Scope,
     },
+    /// Show a saved plan
+    Show {
+        #[arg(value_name = "FILE")]
+        plan: PathBuf,
+        /// Print it as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an existing resource that is not this stack's its own, by tagging it
+    Adopt {
+        /// The stack address it is declared at, e.g. iam_role.kubectl
+        address: String,
+        /// Take it over from this stack (it carries that stack's tag)
+        #[arg(long, value_name = "NAME")]
+        from_stack: Option<String>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Print the stack's dependency graph
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// Colour each resource by what a plan would do to it (reads the account)
+        #[arg(long)]
+        plan: bool,
+    },
+    /// Print attributes of applied resources (all, or one as `ADDRESS.ATTRIBUTE`)
+    Output {
+        /// e.g. ecr_repository.app.uri: printed alone, for scripts
+        #[arg(value_name = "ADDRESS.ATTRIBUTE")]
+        name: Option<String>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Which resources a plan covers.
+#[derive(Args, Debug, Default)]
+struct Scope {
+    /// Only this resource and what it depends on (destroy: and what depends on it); repeatable
+    #[arg(long = "target", value_name = "ADDRESS")]
+    targets: Vec<String>,
+    /// Everything but this resource and what depends on it (destroy: and what it depends on); repeatable
+    #[arg(long = "exclude", value_name = "ADDRESS")]
+    excludes: Vec<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+/// Terraform spells these with one dash (`-out`, `-target`, `-exclude`, `-destroy`); so may you.
+fn terraform_flags(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    const ONE_DASH: [&str; 4] = ["out", "target", "exclude", "destroy"];
+    args.map(|a| match a.to_str().and_then(|s| s.strip_prefix('-')) {
+        Some(rest) if ONE_DASH.contains(&rest.split('=').next().unwrap_or(rest)) => format!("--{rest}").into(),
+        _ => a,
+    })
+    .collect()
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,7 +187,7 @@ pub const EXIT_CHANGES: u8 = 2;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(terraform_flags(std::env::args_os())) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
@@ -190,51 +275,219 @@ async fn connect(global: &Global, path: &Path, stack: &Stack) -> crate::Result<C
 }
 
 async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
+    // What needs no stack, or must report a stack that does not load.
+    match &cli.command {
+        Command::Show { plan, json } => {
+            let p = saved::read(plan)?;
+            if *json {
+                println!("{}", render::json::render(&p));
+            } else {
+                print!("{}", render::human::render(&p, style));
+            }
+            return Ok(EXIT_OK);
+        }
+        Command::Validate { json: true } => {
+            let r = load(&cli.global).map(|_| ());
+            println!("{}", render::json::validation(&r));
+            return Ok(if r.is_ok() { EXIT_OK } else { EXIT_ERROR });
+        }
+        _ => {}
+    }
     let (path, stack) = load(&cli.global)?;
-    if let Command::Validate = cli.command {
-        println!("{}: stack `{}` is valid ({} resources)", path.display(), stack.name, stack.resources.len());
-        return Ok(EXIT_OK);
+    match cli.command {
+        Command::Validate { .. } => {
+            println!("{}: stack `{}` is valid ({} resources)", path.display(), stack.name, stack.resources.len());
+            return Ok(EXIT_OK);
+        }
+        Command::Graph { format, plan: false } => {
+            print!("{}", graph(&stack, None, format));
+            return Ok(EXIT_OK);
+        }
+        _ => {}
     }
     if let Command::Check { format, json, live } = cli.command {
         return check(&cli.global, &path, &stack, if json { CheckFormat::Json } else { format }, live, style).await;
     }
     let ctx = connect(&cli.global, &path, &stack).await?;
-    let options = |mode| plan::Options { mode, partial: None };
+    let everything = |mode| plan::Options { mode, partial: None };
     match cli.command {
-        Command::Validate | Command::Check { .. } => unreachable!("handled above"),
-        Command::Plan { detailed_exitcode, json } => {
-            let p = plan::plan(&ctx, &stack, &Kinds, &options(Mode::Apply)).await?;
+        Command::Validate { .. } | Command::Show { .. } | Command::Check { .. } => unreachable!("handled above"),
+        Command::Plan { detailed_exitcode, json, destroy, out, scope } => {
+            let mode = if destroy { Mode::Destroy } else { Mode::Apply };
+            let p = plan::plan(&ctx, &stack, &Kinds, &scope.options(&stack, mode)?).await?;
             if json {
                 println!("{}", render::json::render(&p));
             } else {
                 let report = review::review(&ctx, &stack, check::ManagedPolicies::bundled())?;
                 print!("{}", render::human::render_with(&p, style, &check_section(&report, style)));
             }
-            if detailed_exitcode && p.unowned().next().is_some() {
+            let refuses = p.mode == Mode::Apply && p.unowned().next().is_some();
+            if let Some(file) = out {
+                if refuses {
+                    return Err(refusal(&p).with_help("a saved plan is not written while apply would refuse it: settle the `!` lines above first"));
+                }
+                files::write_private(&file, saved::to_text(&p).as_bytes())
+                    .map_err(|e| Error::user(format!("cannot write the plan to {}: {e}", file.display()), "choose a writable path for -out"))?;
+                // On stderr with --json: stdout stays one JSON document.
+                let msg = format!("Saved the plan to {}. To carry out exactly this plan: provision apply {}", file.display(), file.display());
+                if json {
+                    eprintln!("{msg}");
+                } else {
+                    println!("\n{msg}");
+                }
+            }
+            if detailed_exitcode && refuses {
                 return Err(refusal(&p));
             }
             Ok(if detailed_exitcode && p.has_changes() { EXIT_CHANGES } else { EXIT_OK })
         }
-        Command::Apply { auto_approve, ignore_check } => {
-            let p = plan::plan(&ctx, &stack, &Kinds, &options(Mode::Apply)).await?;
+        Command::Apply { plan: Some(file), ignore_check, .. } => {
+            let saved = saved::read(&file)?;
+            saved::check_origin(&saved, &stack, &ctx)?;
+            if saved.mode == Mode::Apply && saved.unowned().next().is_some() {
+                return Err(refusal(&saved));
+            }
+            // The same plan made now: what it read must be what the saved one read.
+            let fresh = plan::plan(&ctx, &stack, &Kinds, &plan::Options { mode: saved.mode, partial: saved.partial.clone() }).await?;
+            let p = saved::reconcile(saved, &fresh)?;
+            let report = review::review(&ctx, &stack, check::ManagedPolicies::bundled())?;
+            print!("{}", render::human::render_with(&p, style, &check_section(&report, style)));
+            if p.mode == Mode::Apply && report.failed() && !ignore_check {
+                return Err(check_refusal());
+            }
+            execute(&ctx, &stack, &p, true, style).await
+        }
+        Command::Apply { plan: None, auto_approve, ignore_check, scope } => {
+            let p = plan::plan(&ctx, &stack, &Kinds, &scope.options(&stack, Mode::Apply)?).await?;
             let report = review::review(&ctx, &stack, check::ManagedPolicies::bundled())?;
             print!("{}", render::human::render_with(&p, style, &check_section(&report, style)));
             if p.unowned().next().is_some() {
                 return Err(refusal(&p));
             }
             if report.failed() && !ignore_check {
-                return Err(Error::user(
-                    "refusing to apply: `provision check` finds that the pipeline would fail (see above)",
-                    "fix the stack as the check says, or pass --ignore-check to apply anyway",
-                ));
+                return Err(check_refusal());
             }
             execute(&ctx, &stack, &p, auto_approve, style).await
         }
-        Command::Destroy { auto_approve } => {
-            let p = plan::plan(&ctx, &stack, &Kinds, &options(Mode::Destroy)).await?;
+        Command::Destroy { auto_approve, scope } => {
+            let p = plan::plan(&ctx, &stack, &Kinds, &scope.options(&stack, Mode::Destroy)?).await?;
             print!("{}", render::human::render(&p, style));
             execute(&ctx, &stack, &p, auto_approve, style).await
         }
+        Command::Adopt { address, from_stack, auto_approve } => {
+            let address = declared(&stack, "adopt", &address)?;
+            let p = plan::plan(&ctx, &stack, &Kinds, &everything(Mode::Apply)).await?;
+            let c = adopt::candidate(&p, &stack, &Kinds, &address, from_stack.as_deref())?;
+            let whose = match &c.step.owner {
+                Some(o) => format!("belongs to stack `{o}`"),
+                None => format!("has no `{OWNER_TAG}` tag"),
+            };
+            println!("{address} ({}) exists and {whose}.", c.step.name);
+            println!("Adopting it tags it {OWNER_TAG}={} and {ADDRESS_TAG}={address}; nothing else about it changes now.", stack.name);
+            if c.changes.is_empty() {
+                println!("It matches the stack: once adopted, plans show no change for it.");
+            } else {
+                let mut text = String::new();
+                render::human::changes(&mut text, &c.changes, style);
+                println!("It differs from the stack; once adopted, `provision apply` makes these changes:\n{text}");
+            }
+            if !auto_approve {
+                confirm("adopt", &format!("Do you want stack `{}` to adopt {address}?", stack.name))?;
+            }
+            adopt::adopt(&ctx, &Kinds, &c).await?;
+            println!("{}", style.green(&format!("{address} is now stack `{}`'s.", stack.name)));
+            Ok(EXIT_OK)
+        }
+        Command::Graph { format, plan: true } => {
+            let p = plan::plan(&ctx, &stack, &Kinds, &everything(Mode::Apply)).await?;
+            print!("{}", graph(&stack, Some(&p), format));
+            Ok(EXIT_OK)
+        }
+        Command::Graph { plan: false, .. } => unreachable!("handled above"),
+        Command::Output { name, json } => {
+            let p = plan::plan(&ctx, &stack, &Kinds, &everything(Mode::Apply)).await?;
+            let outs = output::outputs(&ctx, &Kinds, &p)?;
+            match name {
+                Some(name) => {
+                    let value = one_output(&stack, &outs, &name)?;
+                    println!("{}", if json { serde_json::Value::String(value).to_string() } else { value });
+                }
+                None if json => {
+                    let doc: serde_json::Map<String, serde_json::Value> =
+                        outs.iter().map(|(a, m)| (a.to_string(), serde_json::to_value(m).expect("strings serialise"))).collect();
+                    println!("{}", serde_json::to_string_pretty(&doc).expect("strings serialise"));
+                }
+                None => {
+                    if outs.is_empty() {
+                        eprintln!("nothing of stack `{}` exists yet: `provision apply` creates it", stack.name);
+                    }
+                    for (a, m) in &outs {
+                        for (k, v) in m {
+                            println!("{a}.{k} = {v}");
+                        }
+                    }
+                }
+            }
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+impl Scope {
+    fn options(&self, stack: &Stack, mode: Mode) -> crate::Result<plan::Options> {
+        let all = |flag: &str, given: &[String]| given.iter().map(|g| declared(stack, flag, g)).collect::<crate::Result<Vec<_>>>();
+        let (targets, excludes) = (all("-target", &self.targets)?, all("-exclude", &self.excludes)?);
+        let partial = (!targets.is_empty() || !excludes.is_empty()).then_some(Partial { targets, excludes });
+        Ok(plan::Options { mode, partial })
+    }
+}
+
+/// An address the user typed, which the stack must declare.
+fn declared(stack: &Stack, context: &str, given: &str) -> crate::Result<Address> {
+    Address::parse(given).filter(|a| stack.resource(a).is_some()).ok_or_else(|| {
+        let known: Vec<String> = stack.resources.iter().map(|r| r.address.to_string()).collect();
+        Error::user(
+            format!("`{context} {}`: stack `{}` declares no such resource", crate::error::diag::excerpt(given), stack.name),
+            format!("the stack declares: {}", known.join(", ")),
+        )
+    })
+}
+
+/// `ADDRESS.ATTRIBUTE` of an applied resource.
+fn one_output(stack: &Stack, outs: &output::Outputs, name: &str) -> crate::Result<String> {
+    let (address, attribute) = name.rsplit_once('.').unwrap_or((name, ""));
+    let address = declared(stack, "output", address).map_err(|e| {
+        let help = format!("write ADDRESS.ATTRIBUTE, e.g. `ecr_repository.app.uri`; {}", e.help().unwrap_or_default());
+        e.with_help(help)
+    })?;
+    let kind = Kinds.get(&address.kind).ok_or_else(|| Error::internal(format!("no kind `{}`", address.kind)))?;
+    let names: Vec<&str> = kind.schema().attributes.iter().map(|a| a.name).collect();
+    if !names.contains(&attribute) {
+        return Err(Error::user(
+            format!("`{}` has no attribute `{}`", address.kind, crate::error::diag::excerpt(attribute)),
+            format!("its attributes: {}", names.iter().map(|n| format!("{address}.{n}")).collect::<Vec<_>>().join(", ")),
+        ));
+    }
+    let Some(values) = outs.get(&address) else {
+        return Err(Error::user(format!("{address} does not exist yet (or is not stack `{}`'s)", stack.name), "run `provision apply` first"));
+    };
+    values.get(attribute).cloned().ok_or_else(|| Error::user(format!("{address}.{attribute} is not known"), "run `provision apply` first"))
+}
+
+fn graph(stack: &Stack, p: Option<&Plan>, format: GraphFormat) -> String {
+    let action = |a: &Address| p.and_then(|p| p.steps.iter().find(|s| &s.address == a).map(|s| s.action));
+    let mut nodes: Vec<(Address, Option<Action>)> = stack.resources.iter().map(|r| (r.address.clone(), action(&r.address))).collect();
+    // Resources the stack owns but no longer declares: the plan deletes them.
+    for s in p.map(|p| p.steps.as_slice()).unwrap_or_default() {
+        if !nodes.iter().any(|(a, _)| a == &s.address) {
+            nodes.push((s.address.clone(), Some(s.action)));
+        }
+    }
+    let edges = stack.resources.iter().flat_map(|r| r.deps.iter().map(|d| (d.clone(), r.address.clone()))).collect();
+    let g = render::graph::Graph { stack: stack.name.clone(), nodes, edges };
+    match format {
+        GraphFormat::Dot => g.dot(),
+        GraphFormat::Mermaid => g.mermaid(),
     }
 }
 
@@ -260,6 +513,13 @@ async fn check(global: &Global, path: &Path, stack: &Stack, format: CheckFormat,
         CheckFormat::Sarif => println!("{}", serde_json::to_string_pretty(&report.to_sarif(&review::locations(stack))).expect("JSON")),
     }
     Ok(if report.failed() { EXIT_ERROR } else { EXIT_OK })
+}
+
+fn check_refusal() -> Error {
+    Error::user(
+        "refusing to apply: `provision check` finds that the pipeline would fail (see above)",
+        "fix the stack as the check says, or pass --ignore-check to apply anyway",
+    )
 }
 
 /// What `check` found that a plan reader should see: failures, conditions, lint findings.
@@ -290,7 +550,7 @@ async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: 
         return Ok(EXIT_OK);
     }
     if !auto_approve {
-        confirm(verb)?;
+        confirm(verb, &format!("Do you want to {verb} these changes?"))?;
     }
     let progress = render::progress::Lines { style };
     let outcome = apply::apply(ctx, stack, &Kinds, p, &progress, apply::stop_requested()).await;
@@ -333,14 +593,14 @@ async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: 
     Ok(if outcome.interrupted { EXIT_INTERRUPTED } else { EXIT_ERROR })
 }
 
-fn confirm(verb: &str) -> crate::Result<()> {
+fn confirm(verb: &str, question: &str) -> crate::Result<()> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::user(
             format!("refusing to {verb} without confirmation: there is no terminal to ask"),
             format!("review the plan above and pass --auto-approve to `provision {verb}`"),
         ));
     }
-    print!("\nDo you want to {verb} these changes? Only 'yes' will be accepted: ");
+    print!("\n{question} Only 'yes' will be accepted: ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| Error::user(format!("cannot read the answer: {e}"), "pass --auto-approve"))?;

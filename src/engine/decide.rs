@@ -215,7 +215,7 @@ pub fn decide(input: Input) -> Result<Vec<Step>, Vec<Refusal>> {
     steps.extend(orphans.into_iter().map(|(_, s)| s));
 
     if let Some(p) = input.partial {
-        steps = partial(steps, p);
+        steps = partial(steps, p, input.mode);
     }
     if refusals.is_empty() {
         Ok(steps)
@@ -224,30 +224,34 @@ pub fn decide(input: Input) -> Result<Vec<Step>, Vec<Refusal>> {
     }
 }
 
-/// Keep the targets and what they depend on; drop the excluded and what depends on them.
-fn partial(steps: Vec<Step>, p: &Partial) -> Vec<Step> {
-    let deps: BTreeMap<&Address, &Vec<Address>> = steps.iter().map(|s| (&s.address, &s.deps)).collect();
-    let mut keep: BTreeSet<Address> = steps.iter().map(|s| s.address.clone()).collect();
-    if !p.targets.is_empty() {
-        let mut closure: BTreeSet<Address> = BTreeSet::new();
-        let mut todo: Vec<Address> = p.targets.clone();
-        while let Some(a) = todo.pop() {
-            if closure.insert(a.clone()) {
-                todo.extend(deps.get(&a).map(|d| d.to_vec()).unwrap_or_default());
-            }
-        }
-        keep.retain(|a| closure.contains(a));
-    }
-    if !p.excludes.is_empty() {
-        let mut out: BTreeSet<Address> = p.excludes.iter().cloned().collect();
+/// Apply: keep the targets and what they depend on; drop the excluded and what depends on them.
+/// Destroy, the other way round: a target goes with what depends on it (nothing is left pointing
+/// at a deleted resource), and an excluded resource keeps what it depends on.
+fn partial(steps: Vec<Step>, p: &Partial, mode: Mode) -> Vec<Step> {
+    let uses = |a: &Address, b: &Address| steps.iter().any(|s| &s.address == a && s.deps.contains(b));
+    // `closure(start, forward)`: with `forward`, what the start depends on; else what depends on it.
+    let closure = |start: &[Address], forward: bool| -> BTreeSet<Address> {
+        let mut out: BTreeSet<Address> = start.iter().cloned().collect();
         loop {
-            let more: Vec<Address> =
-                steps.iter().filter(|s| !out.contains(&s.address) && s.deps.iter().any(|d| out.contains(d))).map(|s| s.address.clone()).collect();
+            let more: Vec<Address> = steps
+                .iter()
+                .map(|s| &s.address)
+                .filter(|a| !out.contains(*a) && out.iter().any(|o| if forward { uses(o, a) } else { uses(a, o) }))
+                .cloned()
+                .collect();
             if more.is_empty() {
-                break;
+                return out;
             }
             out.extend(more);
         }
+    };
+    let mut keep: BTreeSet<Address> = steps.iter().map(|s| s.address.clone()).collect();
+    if !p.targets.is_empty() {
+        let wanted = closure(&p.targets, mode == Mode::Apply);
+        keep.retain(|a| wanted.contains(a));
+    }
+    if !p.excludes.is_empty() {
+        let out = closure(&p.excludes, mode == Mode::Destroy);
         keep.retain(|a| !out.contains(a));
     }
     steps.into_iter().filter(|s| keep.contains(&s.address)).collect()
@@ -426,5 +430,21 @@ mod tests {
         let x = Partial { targets: vec![], excludes: vec![Address::new("thing", "b")] };
         let steps = decide(Input { stack: "s", mode: Mode::Apply, wants: ws(), found: &by_kind, schema_of: &schema_of, partial: Some(&x) }).unwrap();
         assert_eq!(actions(&steps).into_iter().map(|a| a.0).collect::<Vec<_>>(), vec!["thing.a", "thing.d"]);
+    }
+
+    #[test]
+    fn partial_destroys_take_dependents_with_a_target_and_keep_what_an_excluded_one_needs() {
+        let g = Guards::default();
+        let ws = || {
+            vec![want(&THING, "a", 1, &[], &g), want(&THING, "b", 1, &["thing.a"], &g), want(&THING, "c", 1, &["thing.b"], &g), want(&THING, "d", 1, &[], &g)]
+        };
+        let by_kind: BTreeMap<String, Vec<Found>> =
+            BTreeMap::from([("thing".to_string(), ["a", "b", "c", "d"].iter().map(|n| found(n, 1, Some("s"), None)).collect())]);
+        let names = |p: &Partial| {
+            let steps = decide(Input { stack: "s", mode: Mode::Destroy, wants: ws(), found: &by_kind, schema_of: &schema_of, partial: Some(p) }).unwrap();
+            actions(&steps).into_iter().map(|a| a.0).collect::<Vec<_>>()
+        };
+        assert_eq!(names(&Partial { targets: vec![Address::new("thing", "b")], excludes: vec![] }), vec!["thing.b", "thing.c"]);
+        assert_eq!(names(&Partial { targets: vec![], excludes: vec![Address::new("thing", "b")] }), vec!["thing.c", "thing.d"]);
     }
 }

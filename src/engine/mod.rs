@@ -2,12 +2,15 @@
 //! resource; `apply` carries a plan out through `schedule` (pure ordering); `diff` and `resolve`
 //! are the table-driven comparison and `${}` resolution both use.
 
+pub mod adopt;
 pub mod apply;
 pub mod decide;
 pub mod diff;
 pub mod graph;
+pub mod output;
 pub mod plan;
 pub mod resolve;
+pub mod saved;
 pub mod schedule;
 #[cfg(test)]
 mod tests;

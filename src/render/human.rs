@@ -137,7 +137,8 @@ fn step(out: &mut String, s: &Step, plan: &Plan, style: Style) {
     }
 }
 
-fn changes(out: &mut String, changes: &[FieldChange], style: Style) {
+/// Field changes, one line each (a unified diff for texts and big values).
+pub fn changes(out: &mut String, changes: &[FieldChange], style: Style) {
     for c in changes {
         match (&c.before, &c.after) {
             (Value::Null, after) => value_line(out, "+", &c.path, after, style),

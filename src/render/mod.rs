@@ -1,6 +1,7 @@
 //! Read-only views of a plan: for people (`human`) and for programs (`json`); apply progress
-//! (`progress`).
+//! (`progress`); the stack's dependency graph (`graph`).
 
+pub mod graph;
 pub mod human;
 pub mod json;
 pub mod progress;
