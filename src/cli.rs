@@ -70,6 +70,8 @@ enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
+    /// Show who AWS calls run as and which credential source supplied them (no secrets)
+    Whoami,
 }
 
 /// Exit codes: each means one thing.
@@ -167,6 +169,9 @@ async fn connect(global: &Global, path: &Path, stack: &Stack) -> crate::Result<C
 }
 
 async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
+    if let Command::Whoami = cli.command {
+        return whoami(&cli.global).await;
+    }
     let (path, stack) = load(&cli.global)?;
     if let Command::Validate = cli.command {
         println!("{}: stack `{}` is valid ({} resources)", path.display(), stack.name, stack.resources.len());
@@ -175,7 +180,7 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
     let ctx = connect(&cli.global, &path, &stack).await?;
     let options = |mode| plan::Options { mode, partial: None };
     match cli.command {
-        Command::Validate => unreachable!("handled above"),
+        Command::Validate | Command::Whoami => unreachable!("handled above"),
         Command::Plan { detailed_exitcode, json } => {
             let p = plan::plan(&ctx, &stack, &Kinds, &options(Mode::Apply)).await?;
             if json {
@@ -202,6 +207,19 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
             execute(&ctx, &stack, &p, auto_approve, style).await
         }
     }
+}
+
+/// `whoami` needs no stack; STS answers in any region, so one is picked when none is configured.
+async fn whoami(global: &Global) -> crate::Result<u8> {
+    let mut opts = aws::Options { region: global.region.clone(), profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone() };
+    let settings = crate::contract::Settings::default();
+    let mut aws = Aws::load(&opts, &settings).await;
+    if aws.region().is_none() {
+        opts.region = Some("us-east-1".into());
+        aws = Aws::load(&opts, &settings).await;
+    }
+    print!("{}", crate::identity::render(&crate::identity::whoami(&aws).await?));
+    Ok(EXIT_OK)
 }
 
 /// Apply refuses while a same-named resource that is not the stack's stands in the way.

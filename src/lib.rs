@@ -14,6 +14,7 @@ pub mod contract;
 pub mod engine;
 pub mod error;
 pub mod files;
+pub mod identity;
 pub mod kube;
 pub mod render;
 pub mod resources;

@@ -42,6 +42,7 @@ pub struct Aws {
     connections: OnceLock<aws_sdk_codestarconnections::Client>,
     eks: OnceLock<aws_sdk_eks::Client>,
     tagging: OnceLock<aws_sdk_resourcegroupstagging::Client>,
+    events: OnceLock<aws_sdk_eventbridge::Client>,
 }
 
 macro_rules! client {
@@ -95,6 +96,7 @@ impl Aws {
             connections: OnceLock::new(),
             eks: OnceLock::new(),
             tagging: OnceLock::new(),
+            events: OnceLock::new(),
         }
     }
 
@@ -111,6 +113,7 @@ impl Aws {
     client!(connections, aws_sdk_codestarconnections);
     client!(eks, aws_sdk_eks);
     client!(tagging, aws_sdk_resourcegroupstagging);
+    client!(events, aws_sdk_eventbridge);
 
     pub fn s3(&self) -> &aws_sdk_s3::Client {
         self.s3.get_or_init(|| {
