@@ -382,7 +382,7 @@ async fn provision_ci_example_applies_and_destroys() {
     let emu = Emulator::start();
     let p = example("provision-ci.yaml");
     emu.provision(p.path(), &["validate"]).ok();
-    full_cycle(&emu, &p, 15);
+    full_cycle(&emu, &p, 16);
     let cfg = emu.sdk_config().await;
     let pipeline = aws_sdk_codepipeline::Client::new(&cfg).get_pipeline().name("provision-ci").send().await.unwrap().pipeline.unwrap();
     assert_eq!(pipeline.execution_mode().map(|m| m.as_str()), Some("QUEUED"));
@@ -393,7 +393,7 @@ async fn provision_ci_example_applies_and_destroys() {
     let target = &ev.list_targets_by_rule().rule("provision-ci-drift-daily").send().await.unwrap().targets()[0].clone();
     assert!(target.arn().ends_with(":provision-ci-drift"), "{target:?}");
     emu.provision(p.path(), &["destroy", "--auto-approve"]).ok();
-    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(2).has("Plan: 15 to add, 0 to change, 0 to destroy.");
+    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(2).has("Plan: 16 to add, 0 to change, 0 to destroy.");
 }
 
 // ---------------------------------------------------------------------------------------------
