@@ -33,6 +33,9 @@ struct Global {
     /// Named AWS profile from ~/.aws/config
     #[arg(long, global = true)]
     profile: Option<String>,
+    /// The current MFA code, for a profile with `mfa_serial` (else asked on the terminal)
+    #[arg(long, global = true, value_name = "CODE")]
+    mfa_code: Option<String>,
     /// Send every AWS call to this endpoint (e.g. the local emulator); AWS_ENDPOINT_URL and
     /// AWS_ENDPOINT_URL_<SERVICE> are honoured too
     #[arg(long, global = true, value_name = "URL")]
@@ -157,11 +160,9 @@ async fn connect(global: &Global, path: &Path, stack: &Stack) -> crate::Result<C
             ));
         }
     }
-    let opts = aws::Options {
-        region: global.region.clone().or_else(|| stack.region.clone()),
-        profile: global.profile.clone(),
-        endpoint_url: global.endpoint_url.clone(),
-    };
+    let region = global.region.clone().or_else(|| stack.region.clone());
+    let credentials = crate::mfa::session(global.profile.as_deref(), global.mfa_code.as_deref(), region.as_deref(), global.endpoint_url.as_deref()).await?;
+    let opts = aws::Options { region, profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone(), credentials };
     let aws = Arc::new(Aws::load(&opts, &stack.settings).await);
     let root = stack::load::project_root(path);
     let backups = root.join(".provision/backups");
@@ -211,7 +212,9 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
 
 /// `whoami` needs no stack; STS answers in any region, so one is picked when none is configured.
 async fn whoami(global: &Global) -> crate::Result<u8> {
-    let mut opts = aws::Options { region: global.region.clone(), profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone() };
+    let credentials =
+        crate::mfa::session(global.profile.as_deref(), global.mfa_code.as_deref(), global.region.as_deref(), global.endpoint_url.as_deref()).await?;
+    let mut opts = aws::Options { region: global.region.clone(), profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone(), credentials };
     let settings = crate::contract::Settings::default();
     let mut aws = Aws::load(&opts, &settings).await;
     if aws.region().is_none() {

@@ -28,6 +28,7 @@ pub fn describe_source(provider: &str) -> String {
         "EcsContainer" => "the container credentials endpoint (ECS task role, EKS Pod Identity)".into(),
         "IMDSv2" => "the EC2 instance role (instance metadata, IMDSv2)".into(),
         "Login" => "an `aws login` session".into(),
+        crate::mfa::PROVIDER => "a role assumed with an MFA code (the profile's mfa_serial), cached until it expires".into(),
         other => format!("the `{other}` credentials provider"),
     }
 }

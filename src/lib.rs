@@ -16,6 +16,7 @@ pub mod error;
 pub mod files;
 pub mod identity;
 pub mod kube;
+pub mod mfa;
 pub mod render;
 pub mod resources;
 pub mod stack;

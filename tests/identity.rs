@@ -558,3 +558,74 @@ async fn whoami_names_profile_and_assumed_role_sources() {
     run("deploy").ok().has(&format!("caller:      arn:aws:sts::{}:assumed-role/whoami-target/", common::ACCOUNT)).has("[AssumeRoleProvider]");
     run("nope").code(1).has("help:");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Profiles with mfa_serial: the code from --mfa-code (or the terminal), the session cached 0600.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mfa_profile_assumes_the_role_with_the_code_and_reuses_the_cached_session() {
+    let emu = Emulator::start();
+    let c = iam(&emu).await;
+    let serial = format!("arn:aws:iam::{}:mfa/dev", common::ACCOUNT);
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"sts:AssumeRole","Condition":{{"Bool":{{"aws:MultiFactorAuthPresent":"true"}}}}}}]}}"#,
+        common::ACCOUNT
+    );
+    c.create_role().role_name("mfa-admin").assume_role_policy_document(trust).send().await.unwrap();
+    emu.admin("POST", "mfa", Some(serde_json::json!({"serial": serial, "code": "123456"})));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("no-aws-credentials"), "[base]\naws_access_key_id = AKIDEXAMPLEBASE\naws_secret_access_key = base-secret-value\n").unwrap();
+    std::fs::write(
+        dir.path().join("no-aws-config"),
+        format!(
+            "[profile admin]\nrole_arn = arn:aws:iam::{}:role/mfa-admin\nsource_profile = base\nmfa_serial = {serial}\nregion = us-east-1\n",
+            common::ACCOUNT
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["whoami", "--profile", "admin"];
+        args.extend_from_slice(extra);
+        let mut cmd = emu.command(dir.path(), &args);
+        cmd.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+        common::Run::from(cmd.output().unwrap())
+    };
+    let assume_calls = || emu.calls()["by_operation"]["sts.AssumeRole"].as_i64().unwrap_or(0);
+
+    // No terminal (stdin is not one here) and no code: a clear error, nothing called.
+    run(&[]).code(1).has("there is no terminal to ask for the code").has("help: pass the current code with --mfa-code CODE");
+    assert_eq!(assume_calls(), 0);
+    // A wrong code is refused by STS.
+    run(&["--mfa-code", "000000"]).code(1).has("MultiFactorAuthentication failed");
+    // The right code: the role, with MFA; the session is cached owner-only.
+    run(&["--mfa-code", "123456"])
+        .ok()
+        .has(&format!("caller:      arn:aws:sts::{}:assumed-role/mfa-admin/provision-", common::ACCOUNT))
+        .has("[MfaAssumeRole]")
+        .lacks("base-secret-value");
+    let sessions: Vec<_> = std::fs::read_dir(dir.path().join(".provision/sessions")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(sessions.len(), 1);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&sessions[0]).unwrap().permissions().mode() & 0o777, 0o600);
+    let calls = assume_calls();
+    // The next run asks nothing and assumes nothing: the cached session is used until it expires.
+    run(&[]).ok().has("assumed-role/mfa-admin/").has("[MfaAssumeRole]");
+    assert_eq!(assume_calls(), calls);
+
+    // On a terminal (a pty from `script`), the code is asked for.
+    std::fs::remove_dir_all(dir.path().join(".provision/sessions")).unwrap();
+    let base = emu.command(dir.path(), &[]);
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &format!("{} whoami --profile admin", env!("CARGO_BIN_EXE_provision")), "/dev/null"]).current_dir(dir.path()).env_clear();
+    for (k, v) in base.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("script(1) from util-linux gives the run a terminal");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"123456\n").unwrap();
+    let out = common::Run::from(child.wait_with_output().unwrap());
+    out.ok().has(&format!("MFA code for {serial}:")).has("assumed-role/mfa-admin/").has("[MfaAssumeRole]");
+    assert_eq!(assume_calls(), calls + 1);
+}

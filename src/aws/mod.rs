@@ -23,6 +23,8 @@ pub struct Options {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    /// Credentials made by provision itself (an MFA profile's session), instead of the chain.
+    pub credentials: Option<aws_credential_types::Credentials>,
 }
 
 /// Lazily built, shared clients (one HTTP connection pool per service).
@@ -74,6 +76,9 @@ impl Aws {
         }
         if let Some(e) = &opts.endpoint_url {
             loader = loader.endpoint_url(e);
+        }
+        if let Some(c) = &opts.credentials {
+            loader = loader.credentials_provider(c.clone());
         }
         let config = loader.load().await;
         let custom_endpoint = opts.endpoint_url.is_some() || std::env::vars().any(|(k, v)| k.starts_with("AWS_ENDPOINT_URL") && !v.is_empty());
