@@ -629,3 +629,27 @@ async fn mfa_profile_assumes_the_role_with_the_code_and_reuses_the_cached_sessio
     out.ok().has(&format!("MFA code for {serial}:")).has("assumed-role/mfa-admin/").has("[MfaAssumeRole]");
     assert_eq!(assume_calls(), calls + 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_pattern_is_compared_by_meaning() {
+    let emu = Emulator::start();
+    let stack = |detail: &str| {
+        format!(
+            "stack: rules\nresources:\n  events_rule.failed:\n    name: pipeline-failed\n    event_pattern:\n      source: [aws.codepipeline]\n      detail-type: [CodePipeline Pipeline Execution State Change]\n      detail: {{ state: [{detail}] }}\n"
+        )
+    };
+    let p = Project::new(&stack("FAILED"));
+    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    let ev = aws_sdk_eventbridge::Client::new(&emu.sdk_config().await);
+    let pattern: Value = serde_json::from_str(ev.describe_rule().name("pipeline-failed").send().await.unwrap().event_pattern().unwrap()).unwrap();
+    assert_eq!(pattern["detail"]["state"], serde_json::json!(["FAILED"]));
+    // The same pattern with its keys in another order is no change.
+    p.write_stack(
+        "stack: rules\nresources:\n  events_rule.failed:\n    name: pipeline-failed\n    event_pattern:\n      detail: { state: [FAILED] }\n      detail-type: [CodePipeline Pipeline Execution State Change]\n      source: [aws.codepipeline]\n",
+    );
+    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0).has("No changes.");
+    p.write_stack(&stack("FAILED, STOPPED"));
+    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(2).has("~ event_pattern.detail");
+    emu.provision(p.path(), &["apply", "--auto-approve"]).ok();
+    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(0);
+}
