@@ -1,5 +1,6 @@
-//! AWS configuration, clients and the error model for failed calls. Credentials come only from the
-//! SDK's standard chain (environment, profiles, SSO, assume-role, web identity, IMDS); endpoints
+//! AWS configuration, clients and the error model for failed calls. Credentials come from the
+//! SDK's standard chain (environment, profiles, SSO, assume-role, web identity, IMDS), or from
+//! `crate::mfa` for profiles with `mfa_serial`, which the chain does not support; endpoints
 //! from `--endpoint-url` or the standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`
 //! variables. Production and the local emulator run the same code; only endpoints differ.
 
