@@ -36,6 +36,9 @@ struct Global {
     /// Named AWS profile from ~/.aws/config
     #[arg(long, global = true)]
     profile: Option<String>,
+    /// The current MFA code, for a profile with `mfa_serial` (else asked on the terminal)
+    #[arg(long, global = true, value_name = "CODE")]
+    mfa_code: Option<String>,
     /// Send every AWS call to this endpoint (e.g. the local emulator); AWS_ENDPOINT_URL and
     /// AWS_ENDPOINT_URL_<SERVICE> are honoured too
     #[arg(long, global = true, value_name = "URL")]
@@ -108,6 +111,8 @@ enum Command {
         #[command(flatten)]
         scope: Scope,
     },
+    /// Show who AWS calls run as and which credential source supplied them (no secrets)
+    Whoami,
     /// Show a saved plan
     Show {
         #[arg(value_name = "FILE")]
@@ -263,11 +268,9 @@ async fn connect(global: &Global, path: &Path, stack: &Stack) -> crate::Result<C
             ));
         }
     }
-    let opts = aws::Options {
-        region: global.region.clone().or_else(|| stack.region.clone()),
-        profile: global.profile.clone(),
-        endpoint_url: global.endpoint_url.clone(),
-    };
+    let region = global.region.clone().or_else(|| stack.region.clone());
+    let credentials = crate::mfa::session(global.profile.as_deref(), global.mfa_code.as_deref(), region.as_deref(), global.endpoint_url.as_deref()).await?;
+    let opts = aws::Options { region, profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone(), credentials };
     let aws = Arc::new(Aws::load(&opts, &stack.settings).await);
     let root = stack::load::project_root(path);
     let backups = root.join(".provision/backups");
@@ -275,6 +278,9 @@ async fn connect(global: &Global, path: &Path, stack: &Stack) -> crate::Result<C
 }
 
 async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
+    if let Command::Whoami = cli.command {
+        return whoami(&cli.global).await;
+    }
     // What needs no stack, or must report a stack that does not load.
     match &cli.command {
         Command::Show { plan, json } => {
@@ -311,7 +317,7 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
     let ctx = connect(&cli.global, &path, &stack).await?;
     let everything = |mode| plan::Options { mode, partial: None };
     match cli.command {
-        Command::Validate { .. } | Command::Show { .. } | Command::Check { .. } => unreachable!("handled above"),
+        Command::Validate { .. } | Command::Show { .. } | Command::Check { .. } | Command::Whoami => unreachable!("handled above"),
         Command::Plan { detailed_exitcode, json, destroy, out, scope } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
             let p = plan::plan(&ctx, &stack, &Kinds, &scope.options(&stack, mode)?).await?;
@@ -530,6 +536,21 @@ fn check_section(report: &check::Report, style: Style) -> String {
     } else {
         format!("{} (`provision check` for every hop)\n{text}\n", style.bold("Check:"))
     }
+}
+
+/// `whoami` needs no stack; STS answers in any region, so one is picked when none is configured.
+async fn whoami(global: &Global) -> crate::Result<u8> {
+    let credentials =
+        crate::mfa::session(global.profile.as_deref(), global.mfa_code.as_deref(), global.region.as_deref(), global.endpoint_url.as_deref()).await?;
+    let mut opts = aws::Options { region: global.region.clone(), profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone(), credentials };
+    let settings = crate::contract::Settings::default();
+    let mut aws = Aws::load(&opts, &settings).await;
+    if aws.region().is_none() {
+        opts.region = Some("us-east-1".into());
+        aws = Aws::load(&opts, &settings).await;
+    }
+    print!("{}", crate::identity::render(&crate::identity::whoami(&aws).await?));
+    Ok(EXIT_OK)
 }
 
 /// Apply refuses while a same-named resource that is not the stack's stands in the way.

@@ -1,5 +1,6 @@
-//! AWS configuration, clients and the error model for failed calls. Credentials come only from the
-//! SDK's standard chain (environment, profiles, SSO, assume-role, web identity, IMDS); endpoints
+//! AWS configuration, clients and the error model for failed calls. Credentials come from the
+//! SDK's standard chain (environment, profiles, SSO, assume-role, web identity, IMDS), or from
+//! `crate::mfa` for profiles with `mfa_serial`, which the chain does not support; endpoints
 //! from `--endpoint-url` or the standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`
 //! variables. Production and the local emulator run the same code; only endpoints differ.
 
@@ -23,6 +24,8 @@ pub struct Options {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    /// Credentials made by provision itself (an MFA profile's session), instead of the chain.
+    pub credentials: Option<aws_credential_types::Credentials>,
 }
 
 /// Lazily built, shared clients (one HTTP connection pool per service).
@@ -42,6 +45,7 @@ pub struct Aws {
     connections: OnceLock<aws_sdk_codestarconnections::Client>,
     eks: OnceLock<aws_sdk_eks::Client>,
     tagging: OnceLock<aws_sdk_resourcegroupstagging::Client>,
+    events: OnceLock<aws_sdk_eventbridge::Client>,
 }
 
 macro_rules! client {
@@ -74,6 +78,9 @@ impl Aws {
         if let Some(e) = &opts.endpoint_url {
             loader = loader.endpoint_url(e);
         }
+        if let Some(c) = &opts.credentials {
+            loader = loader.credentials_provider(c.clone());
+        }
         let config = loader.load().await;
         let custom_endpoint = opts.endpoint_url.is_some() || std::env::vars().any(|(k, v)| k.starts_with("AWS_ENDPOINT_URL") && !v.is_empty());
         let profile = opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
@@ -95,6 +102,7 @@ impl Aws {
             connections: OnceLock::new(),
             eks: OnceLock::new(),
             tagging: OnceLock::new(),
+            events: OnceLock::new(),
         }
     }
 
@@ -111,6 +119,7 @@ impl Aws {
     client!(connections, aws_sdk_codestarconnections);
     client!(eks, aws_sdk_eks);
     client!(tagging, aws_sdk_resourcegroupstagging);
+    client!(events, aws_sdk_eventbridge);
 
     pub fn s3(&self) -> &aws_sdk_s3::Client {
         self.s3.get_or_init(|| {

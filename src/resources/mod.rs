@@ -8,7 +8,9 @@ pub mod codestar_connection;
 pub mod ecr_repository;
 pub mod eks_access_entry;
 pub mod eks_aws_auth_role;
+pub mod events_rule;
 pub mod iam;
+pub mod iam_oidc_provider;
 pub mod iam_policy;
 pub mod iam_role;
 pub mod s3_bucket;
@@ -23,6 +25,8 @@ static KINDS: &[&dyn Kind] = &[
     &sns_topic::SnsTopic,
     &iam_role::IamRole,
     &iam_policy::IamPolicy,
+    &iam_oidc_provider::IamOidcProvider,
+    &events_rule::EventsRule,
     &codebuild_project::CodebuildProject,
     &codepipeline::Codepipeline,
     &eks_aws_auth_role::EksAwsAuthRole,
