@@ -357,7 +357,17 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
             let fresh = plan::plan(&ctx, &stack, &Kinds, &plan::Options { mode: saved.mode, partial: saved.partial.clone() }).await?;
             let p = saved::reconcile(saved, &fresh)?;
             let report = review::review(&ctx, &stack, check::ManagedPolicies::bundled())?;
-            print!("{}", render::human::render_with(&p, style, &check_section(&report, style)));
+            // The plan was reviewed when it was saved: say what runs, not the whole plan again.
+            let c = p.counts();
+            print!("{}", check_section(&report, style));
+            println!(
+                "{} {}: {} to add, {} to change, {} to destroy (nothing it was made from has moved).\n",
+                style.bold("Applying the saved plan"),
+                file.display(),
+                c.add,
+                c.change,
+                c.destroy
+            );
             if p.mode == Mode::Apply && report.failed() && !ignore_check {
                 return Err(check_refusal());
             }
