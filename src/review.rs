@@ -28,10 +28,9 @@ pub fn offline(stack: &Stack) -> Ctx {
     }
 }
 
-/// Check the stack in `ctx`: clusters already described there lend their authentication mode,
-/// `managed` the policy documents (the bundled snapshot, or live ones).
-pub fn review(ctx: &Ctx, stack: &Stack, managed: ManagedPolicies) -> crate::Result<Report> {
-    let resources: Vec<check::Resource> = resolved(ctx, stack, &Kinds)?
+/// The engine's resolved resources as `check` takes them.
+fn for_check(resolved: Vec<(crate::contract::Address, serde_json::Value, crate::contract::Attrs)>) -> Vec<check::Resource> {
+    resolved
         .into_iter()
         .map(|(address, state, attrs)| check::Resource {
             kind: address.kind.clone(),
@@ -39,7 +38,13 @@ pub fn review(ctx: &Ctx, stack: &Stack, managed: ManagedPolicies) -> crate::Resu
             state,
             attrs: attrs.into_iter().map(|(k, v)| (k, v.unwrap_or_else(|| UNKNOWN.to_string()))).collect(),
         })
-        .collect();
+        .collect()
+}
+
+/// Check the stack in `ctx`: clusters already described there lend their authentication mode,
+/// `managed` the policy documents (the bundled snapshot, or live ones).
+pub fn review(ctx: &Ctx, stack: &Stack, managed: ManagedPolicies) -> crate::Result<Report> {
+    let resources = for_check(resolved(ctx, stack, &Kinds)?);
     let mut auth_modes = BTreeMap::new();
     for r in &resources {
         if let Some(cluster) = r.state["cluster"].as_str() {
@@ -175,15 +180,7 @@ pub async fn explain_denied(ctx: &Ctx, stack: &Stack, message: &str) -> Vec<Stri
     else {
         return out;
     };
-    let resources: Vec<check::Resource> = resolved
-        .into_iter()
-        .map(|(address, state, attrs)| check::Resource {
-            kind: address.kind.clone(),
-            address: address.to_string(),
-            state,
-            attrs: attrs.into_iter().map(|(k, v)| (k, v.unwrap_or_else(|| UNKNOWN.to_string()))).collect(),
-        })
-        .collect();
+    let resources = for_check(resolved);
     let context = Context { account_id: ctx.account_id.clone(), partition: ctx.partition.clone(), region: ctx.region.clone() };
     let hop = check::explain(&resources, &context, &Options::default(), &role_arn, action, d.resource.as_deref().unwrap_or("*"));
     out.push(format!("check: {}", hop.title));
