@@ -146,7 +146,11 @@ impl AwsError {
 
     /// Into a user-facing error about `operation`; the engine adds the stack address.
     pub fn op(self, operation: &str) -> crate::Error {
-        let help = help_for(self.class, &self.code);
+        let help = if self.message.contains("sts:AssumeRole") && matches!(self.class, Class::AccessDenied | Class::BadCredentials) {
+            Some(ASSUME_ROLE_HELP.to_string())
+        } else {
+            help_for(self.class, &self.code)
+        };
         crate::Error::Call(Box::new(CallError {
             address: None,
             operation: operation.to_string(),
@@ -296,6 +300,9 @@ fn classify_code(code: &str, status: Option<u16>, message: &str) -> Class {
     }
 }
 
+/// An `sts:AssumeRole` refusal has two halves, and either may be the one missing.
+pub const ASSUME_ROLE_HELP: &str = "assuming a role needs both halves: the caller's identity policy must allow sts:AssumeRole on the role (2a), and the role's trust policy must name the caller, or its account (then 2a decides) (2b); `provision whoami` shows who the caller is";
+
 /// The next step for each class of failure, naming the setting involved.
 pub fn help_for(class: Class, code: &str) -> Option<String> {
     let h = match class {
@@ -336,6 +343,18 @@ mod tests {
         assert_eq!(classify_code("InternalFailure", Some(500), ""), Class::ServerError);
         assert_eq!(classify_code("", Some(404), ""), Class::NotFound);
         assert_eq!(classify_code("Weird", Some(400), ""), Class::Other);
+    }
+
+    #[test]
+    fn an_assume_role_refusal_names_both_halves() {
+        let e = AwsError {
+            code: "AccessDenied".into(),
+            message: "User: arn:aws:iam::1:user/u is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::1:role/r".into(),
+            class: Class::AccessDenied,
+            status: Some(403),
+        };
+        let help = e.op("AssumeRole").help().unwrap().to_string();
+        assert!(help.contains("(2a)") && help.contains("(2b)"), "{help}");
     }
 
     #[test]
