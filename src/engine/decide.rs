@@ -55,7 +55,7 @@ pub fn matching<'f>(schema: &Schema, stack: &str, identity: &str, found: &'f [Fo
     if schema.unique || owned.is_empty() {
         return (owned.first().copied().or_else(|| same.first().copied()), Vec::new());
     }
-    owned.sort_by(|a, b| duplicate_order(a).cmp(&duplicate_order(b)));
+    owned.sort_by_key(|f| duplicate_order(f));
     let keep = owned.remove(0);
     (Some(keep), owned)
 }
