@@ -39,7 +39,10 @@ impl Catalog {
                     m.iter()
                         .map(|(k, acts)| {
                             let names = acts.as_array().into_iter().flatten().filter_map(Value::as_str);
-                            (k.to_ascii_lowercase(), names.map(str::to_ascii_lowercase).collect())
+                            let mut names: Vec<String> = names.map(str::to_ascii_lowercase).collect();
+                            // Sorted, for exact names to be found by binary search.
+                            names.sort();
+                            (k.to_ascii_lowercase(), names)
                         })
                         .collect()
                 })
@@ -59,7 +62,8 @@ impl Catalog {
         let Some(actions) = self.services.get(&svc.to_ascii_lowercase()) else {
             return Known::NotCovered;
         };
-        if actions.iter().any(|a| glob(name, a, true)) {
+        let exact = !name.contains(['*', '?']);
+        if (exact && actions.binary_search(&name.to_ascii_lowercase()).is_ok()) || (!exact && actions.iter().any(|a| glob(name, a, true))) {
             Known::Yes
         } else {
             Known::No

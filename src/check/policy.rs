@@ -307,6 +307,10 @@ pub struct Request<'a> {
 
 /// `*` and `?` wildcard matching over characters.
 pub fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
+    // Most patterns are plain names: compare without building anything.
+    if !pattern.contains(['*', '?']) && pattern.is_ascii() && text.is_ascii() {
+        return if ignore_case { pattern.eq_ignore_ascii_case(text) } else { pattern == text };
+    }
     let (p, t): (Vec<char>, Vec<char>) = if ignore_case {
         (pattern.to_lowercase().chars().collect(), text.to_lowercase().chars().collect())
     } else {

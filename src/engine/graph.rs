@@ -1,25 +1,34 @@
 //! Orders: the stack's resources by reference (creation follows references), and a plan's steps
 //! as scheduler nodes with "waits for" edges.
 
-use crate::contract::{Action, Mode, Plan};
+use crate::contract::{Action, Address, Mode, Plan};
 use crate::stack::Stack;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// Resources in dependency order (dependencies first), stable with respect to file order.
 /// Validation has already rejected cycles.
 pub fn topo_order(stack: &Stack) -> Vec<usize> {
-    let mut done: BTreeSet<usize> = BTreeSet::new();
-    let mut order = Vec::new();
-    while order.len() < stack.resources.len() {
-        let before = order.len();
-        for (i, r) in stack.resources.iter().enumerate() {
-            if !done.contains(&i) && r.deps.iter().all(|d| stack.resources.iter().position(|x| &x.address == d).is_some_and(|j| done.contains(&j))) {
-                done.insert(i);
-                order.push(i);
+    let index: HashMap<&Address, usize> = stack.resources.iter().enumerate().map(|(i, r)| (&r.address, i)).collect();
+    let mut waiting: Vec<usize> = stack.resources.iter().map(|r| r.deps.iter().filter(|d| index.contains_key(d)).count()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); stack.resources.len()];
+    for (i, r) in stack.resources.iter().enumerate() {
+        for d in r.deps.iter().filter_map(|d| index.get(d)) {
+            dependents[*d].push(i);
+        }
+    }
+    // Always take the first ready resource in file order.
+    let mut ready: BTreeSet<usize> = (0..stack.resources.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut order = Vec::with_capacity(stack.resources.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &j in &dependents[i] {
+            waiting[j] -= 1;
+            if waiting[j] == 0 {
+                ready.insert(j);
             }
         }
-        assert!(order.len() > before, "cycle in a validated stack");
     }
+    assert_eq!(order.len(), stack.resources.len(), "cycle in a validated stack");
     order
 }
 

@@ -511,13 +511,16 @@ fn references(src: &mut Sources, registry: &dyn Registry, resources: &mut [Resou
             };
             for p in pieces {
                 let Piece::Expr(expr, off) = p else { continue };
-                let at = src.pos_in_string(pos, off);
+                // Located only when there is something to report: finding a column reads the line.
+                let at = |src: &Sources| src.pos_in_string(pos, off);
                 match interp::parse_ref(expr) {
-                    Err(msg) => src.error(at, msg, "references look like `${var.NAME}`, `${account_id}`, `${region}`, `${stack}` or `${KIND.NAME.ATTRIBUTE}`"),
+                    Err(msg) => {
+                        src.error(at(src), msg, "references look like `${var.NAME}`, `${account_id}`, `${region}`, `${stack}` or `${KIND.NAME.ATTRIBUTE}`")
+                    }
                     Ok(Ref::Var(v)) if !vars.contains_key(&v) => {
                         let known = vars.keys().cloned().collect::<Vec<_>>().join(", ");
                         src.error(
-                            at,
+                            at(src),
                             format!("undefined variable `{}`", excerpt(&v)),
                             if known.is_empty() { "declare it under `vars:`".to_string() } else { format!("declare it under `vars:` (declared: {known})") },
                         )
@@ -525,17 +528,19 @@ fn references(src: &mut Sources, registry: &dyn Registry, resources: &mut [Resou
                     Ok(Ref::Attr { kind, name, attr }) => {
                         let target = Address { kind: kind.clone(), name: name.clone() };
                         match declared.get(&target) {
-                            None => src.error(at, format!("reference to undeclared resource `{target}`"), format!("declared resources: {}", names.join(", "))),
+                            None => {
+                                src.error(at(src), format!("reference to undeclared resource `{target}`"), format!("declared resources: {}", names.join(", ")))
+                            }
                             Some(k) if !k.schema().has_attribute(&attr) => {
                                 let attrs: Vec<&str> = k.schema().attributes.iter().map(|a| a.name).collect();
                                 src.error(
-                                    at,
+                                    at(src),
                                     format!("`{kind}` has no attribute `{}`", excerpt(&attr)),
                                     format!("attributes of `{kind}`: {}", attrs.join(", ")),
                                 )
                             }
                             Some(_) if target == r.address => {
-                                src.error(at, format!("`{target}` refers to itself"), "a resource cannot use its own attributes; write the value out")
+                                src.error(at(src), format!("`{target}` refers to itself"), "a resource cannot use its own attributes; write the value out")
                             }
                             Some(_) => {
                                 r.deps.insert(target);
