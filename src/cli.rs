@@ -70,6 +70,13 @@ enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
+    /// Print the shell completion script (see README: Install)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff)
+    Man,
 }
 
 /// Exit codes: each means one thing.
@@ -160,13 +167,32 @@ async fn connect(global: &Global, path: &Path, stack: &Stack) -> crate::Result<C
         profile: global.profile.clone(),
         endpoint_url: global.endpoint_url.clone(),
     };
-    let aws = Arc::new(Aws::load(&opts, &stack.settings).await);
+    let aws = Arc::new(Aws::load(&opts, &stack.settings).await?);
     let root = stack::load::project_root(path);
     let backups = root.join(".provision/backups");
     engine::connect(aws, &stack.name, stack.settings.clone(), backups).await
 }
 
+/// Completions and the man page describe the command line itself: no stack, no AWS.
+fn describe(command: &Command) -> Option<crate::Result<u8>> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Completions { shell } => clap_complete::generate(*shell, &mut cmd, "provision", &mut out),
+        Command::Man => {
+            if let Err(e) = clap_mangen::Man::new(cmd).render(&mut out) {
+                return Some(Err(Error::user(format!("cannot write the man page: {e}"), "redirect it to a file: `provision man > provision.1`")));
+            }
+        }
+        _ => return None,
+    }
+    Some(Ok(EXIT_OK))
+}
+
 async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
+    if let Some(done) = describe(&cli.command) {
+        return done;
+    }
     let (path, stack) = load(&cli.global)?;
     if let Command::Validate = cli.command {
         println!("{}: stack `{}` is valid ({} resources)", path.display(), stack.name, stack.resources.len());
@@ -175,7 +201,7 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
     let ctx = connect(&cli.global, &path, &stack).await?;
     let options = |mode| plan::Options { mode, partial: None };
     match cli.command {
-        Command::Validate => unreachable!("handled above"),
+        Command::Validate | Command::Completions { .. } | Command::Man => unreachable!("handled above"),
         Command::Plan { detailed_exitcode, json } => {
             let p = plan::plan(&ctx, &stack, &Kinds, &options(Mode::Apply)).await?;
             if json {

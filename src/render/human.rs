@@ -31,6 +31,9 @@ pub fn render(plan: &Plan, style: Style) -> String {
         }
         let _ = writeln!(out, "{} this plan is partial: {}", style.yellow("Note:"), what.join("; "));
     }
+    for (name, source) in &plan.vars {
+        let _ = writeln!(out, "{} var.{name} is set by {source}", style.dim("•"));
+    }
     for n in &plan.notes {
         let _ = writeln!(out, "{} {n}", style.dim("•"));
     }
