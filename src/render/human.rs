@@ -41,6 +41,9 @@ pub fn render(plan: &Plan, style: Style) -> String {
     for s in &plan.steps {
         step(&mut out, s, plan, style);
     }
+    if !out.ends_with("\n\n") {
+        out.push('\n');
+    }
     let c = plan.counts();
     if !plan.has_changes() {
         let _ = writeln!(out, "{}", style.green("No changes."));
@@ -71,11 +74,7 @@ fn step(out: &mut String, s: &Step, plan: &Plan, style: Style) {
             let _ = writeln!(out, "  {} {head} will be created", style.green("+"));
             if let Some(Value::Object(m)) = &s.desired {
                 for (k, v) in m {
-                    let v = without_reserved_tags(k, v);
-                    let empty = matches!(&v, Value::Object(o) if o.is_empty()) || matches!(&v, Value::Array(a) if a.is_empty());
-                    if !v.is_null() && !empty {
-                        value_line(out, "+", k, &v, style);
-                    }
+                    created(out, k, &without_reserved_tags(k, v), style);
                 }
             }
         }
@@ -129,7 +128,9 @@ fn step(out: &mut String, s: &Step, plan: &Plan, style: Style) {
     for n in &s.notes {
         let _ = writeln!(out, "  {} {}: {n}", style.dim("•"), s.address);
     }
-    if s.action != Action::NoOp {
+    // A bare delete is one line; everything else is set apart by a blank line.
+    let bare_delete = s.action == Action::Delete && s.notes.is_empty();
+    if s.action != Action::NoOp && !bare_delete {
         out.push('\n');
     }
 }
@@ -176,6 +177,88 @@ fn value_line(out: &mut String, sign: &str, key: &str, v: &Value, style: Style) 
     } else {
         let _ = writeln!(out, "      {painted} {key}: {}", scalar(v));
     }
+}
+
+/// A value of a resource to be created, compactly: what fits on a line stays on one line, bigger
+/// objects become one line per field (`environment.image: ...`, list items by their `name`), and
+/// a policy document one line per statement. The stack file holds the full text; `--json` too.
+fn created(out: &mut String, path: &str, v: &Value, style: Style) {
+    let plus = style.green("+");
+    if let Some(statements) = statements(v) {
+        let _ = writeln!(out, "      {plus} {path}:");
+        for s in statements {
+            let _ = writeln!(out, "          {}", statement(s));
+        }
+        return;
+    }
+    let line = format!("      + {path}: {}", flat(v));
+    match v {
+        _ if is_empty(v) => {}
+        Value::Object(m) if line.len() > WIDTH => m.iter().for_each(|(k, x)| created(out, &format!("{path}.{k}"), x, style)),
+        Value::Array(a) if line.len() > WIDTH && a.iter().all(Value::is_object) => {
+            for (i, x) in a.iter().enumerate() {
+                // A list item is known by its `name`, which is then not repeated as a field.
+                match (x.get("name").and_then(Value::as_str), x) {
+                    (Some(name), Value::Object(m)) => {
+                        let rest: serde_json::Map<String, Value> = m.iter().filter(|(k, _)| *k != "name").map(|(k, v)| (k.clone(), v.clone())).collect();
+                        created(out, &format!("{path}[{name}]"), &Value::Object(rest), style);
+                    }
+                    _ => created(out, &format!("{path}[{i}]"), x, style),
+                }
+            }
+        }
+        _ => {
+            let _ = writeln!(out, "      {plus} {path}: {}", flat(v));
+        }
+    }
+}
+
+/// Nothing worth a line: null, `[]`, `{}`.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(o) => o.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// The statements of a policy document, if `v` is one.
+fn statements(v: &Value) -> Option<Vec<&Value>> {
+    match v.get("Statement")? {
+        Value::Array(a) => Some(a.iter().collect()),
+        one @ Value::Object(_) => Some(vec![one]),
+        _ => None,
+    }
+}
+
+/// `[Sid] Allow a, b to PRINCIPAL on r1, r2 when {...}` on one line.
+fn statement(s: &Value) -> String {
+    let list = |v: &Value| match v {
+        Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| flat(x))).collect::<Vec<_>>().join(", "),
+        Value::String(s) => s.clone(),
+        other => flat(other),
+    };
+    let mut parts = Vec::new();
+    if let Some(sid) = s.get("Sid").and_then(Value::as_str).filter(|x| !x.is_empty()) {
+        parts.push(format!("[{sid}]"));
+    }
+    parts.push(s.get("Effect").map(list).unwrap_or_else(|| "?".into()));
+    for (key, word) in
+        [("Action", ""), ("NotAction", "all but "), ("Principal", "to "), ("NotPrincipal", "to all but "), ("Resource", "on "), ("NotResource", "on all but ")]
+    {
+        if let Some(x) = s.get(key) {
+            let text = match (key, x) {
+                ("Principal" | "NotPrincipal", Value::Object(m)) => m.iter().map(|(k, v)| format!("{k} {}", list(v))).collect::<Vec<_>>().join(", "),
+                _ => list(x),
+            };
+            parts.push(format!("{word}{text}"));
+        }
+    }
+    if let Some(c) = s.get("Condition") {
+        parts.push(format!("when {}", flat(c)));
+    }
+    parts.join(" ")
 }
 
 fn is_big(v: &Value) -> bool {
