@@ -180,7 +180,7 @@ fn value_line(out: &mut String, sign: &str, key: &str, v: &Value, style: Style) 
 }
 
 /// A value of a resource to be created, compactly: what fits on a line stays on one line, bigger
-/// objects become one line per field (`environment.image: ...`, list items by their `name`), and
+/// nested objects become one line per field (`environment.image: ...`, list items by their `name`), and
 /// a policy document one line per statement. The stack file holds the full text; `--json` too.
 fn created(out: &mut String, path: &str, v: &Value, style: Style) {
     let plus = style.green("+");
@@ -194,7 +194,10 @@ fn created(out: &mut String, path: &str, v: &Value, style: Style) {
     let line = format!("      + {path}: {}", flat(v));
     match v {
         _ if is_empty(v) => {}
-        Value::Object(m) if line.len() > WIDTH => m.iter().for_each(|(k, x)| created(out, &format!("{path}.{k}"), x, style)),
+        // An object of plain values stays on one line, however long: splitting it saves nothing.
+        Value::Object(m) if line.len() > WIDTH && m.values().any(|x| x.is_object() || x.is_array()) => {
+            m.iter().for_each(|(k, x)| created(out, &format!("{path}.{k}"), x, style))
+        }
         Value::Array(a) if line.len() > WIDTH && a.iter().all(Value::is_object) => {
             for (i, x) in a.iter().enumerate() {
                 // A list item is known by its `name`, which is then not repeated as a field.
