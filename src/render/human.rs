@@ -341,3 +341,36 @@ fn unified_text(out: &mut String, b: &str, a: &str, style: Style) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shown(key: &str, v: Value) -> String {
+        let mut out = String::new();
+        created(&mut out, key, &v, Style { color: false });
+        out
+    }
+
+    #[test]
+    fn a_policy_on_create_is_one_line_per_statement() {
+        let doc = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]},
+            {"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": "1"}}}
+        ]});
+        assert_eq!(
+            shown("trust_policy", doc),
+            "      + trust_policy:\n          [Read] Allow s3:GetObject, s3:PutObject on arn:aws:s3:::b, arn:aws:s3:::b/*\n          Allow sts:AssumeRole to Service codebuild.amazonaws.com when {\"StringEquals\": {\"aws:SourceAccount\": \"1\"}}\n"
+        );
+    }
+
+    #[test]
+    fn nested_values_on_create_are_one_line_per_field_and_list_items_go_by_name() {
+        let long = "x".repeat(60);
+        let v = json!([{"name": "Source", "actions": [{"name": "Get", "provider": long, "region": null, "input_artifacts": []}]}]);
+        assert_eq!(shown("stages", v), format!("      + stages[Source].actions[Get].provider: \"{long}\"\n"));
+        let small = json!({"group_name": "g", "stream_name": "s"});
+        assert_eq!(shown("logs", small), "      + logs: {\"group_name\": \"g\", \"stream_name\": \"s\"}\n");
+    }
+}
