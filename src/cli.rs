@@ -113,6 +113,13 @@ enum Command {
     },
     /// Show who AWS calls run as and which credential source supplied them (no secrets)
     Whoami,
+    /// Print the shell completion script (see README: Install)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff)
+    Man,
     /// Show a saved plan
     Show {
         #[arg(value_name = "FILE")]
@@ -271,13 +278,32 @@ async fn connect(global: &Global, path: &Path, stack: &Stack) -> crate::Result<C
     let region = global.region.clone().or_else(|| stack.region.clone());
     let credentials = crate::mfa::session(global.profile.as_deref(), global.mfa_code.as_deref(), region.as_deref(), global.endpoint_url.as_deref()).await?;
     let opts = aws::Options { region, profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone(), credentials };
-    let aws = Arc::new(Aws::load(&opts, &stack.settings).await);
+    let aws = Arc::new(Aws::load(&opts, &stack.settings).await?);
     let root = stack::load::project_root(path);
     let backups = root.join(".provision/backups");
     engine::connect(aws, &stack.name, stack.settings.clone(), backups).await
 }
 
+/// Completions and the man page describe the command line itself: no stack, no AWS.
+fn describe(command: &Command) -> Option<crate::Result<u8>> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Completions { shell } => clap_complete::generate(*shell, &mut cmd, "provision", &mut out),
+        Command::Man => {
+            if let Err(e) = clap_mangen::Man::new(cmd).render(&mut out) {
+                return Some(Err(Error::user(format!("cannot write the man page: {e}"), "redirect it to a file: `provision man > provision.1`")));
+            }
+        }
+        _ => return None,
+    }
+    Some(Ok(EXIT_OK))
+}
+
 async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
+    if let Some(done) = describe(&cli.command) {
+        return done;
+    }
     if let Command::Whoami = cli.command {
         return whoami(&cli.global).await;
     }
@@ -317,7 +343,9 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
     let ctx = connect(&cli.global, &path, &stack).await?;
     let everything = |mode| plan::Options { mode, partial: None };
     match cli.command {
-        Command::Validate { .. } | Command::Show { .. } | Command::Check { .. } | Command::Whoami => unreachable!("handled above"),
+        Command::Validate { .. } | Command::Show { .. } | Command::Check { .. } | Command::Whoami | Command::Completions { .. } | Command::Man => {
+            unreachable!("handled above")
+        }
         Command::Plan { detailed_exitcode, json, destroy, out, scope } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
             let p = plan::plan(&ctx, &stack, &Kinds, &scope.options(&stack, mode)?).await?;
@@ -554,10 +582,10 @@ async fn whoami(global: &Global) -> crate::Result<u8> {
         crate::mfa::session(global.profile.as_deref(), global.mfa_code.as_deref(), global.region.as_deref(), global.endpoint_url.as_deref()).await?;
     let mut opts = aws::Options { region: global.region.clone(), profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone(), credentials };
     let settings = crate::contract::Settings::default();
-    let mut aws = Aws::load(&opts, &settings).await;
+    let mut aws = Aws::load(&opts, &settings).await?;
     if aws.region().is_none() {
         opts.region = Some("us-east-1".into());
-        aws = Aws::load(&opts, &settings).await;
+        aws = Aws::load(&opts, &settings).await?;
     }
     print!("{}", crate::identity::render(&crate::identity::whoami(&aws).await?));
     Ok(EXIT_OK)

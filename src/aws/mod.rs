@@ -57,7 +57,13 @@ macro_rules! client {
 }
 
 impl Aws {
-    pub async fn load(opts: &Options, settings: &Settings) -> Self {
+    /// The configuration for a run; a profile named by `--profile` or `AWS_PROFILE` must exist,
+    /// otherwise the SDK would quietly fall back to other credentials (or to none).
+    pub async fn load(opts: &Options, settings: &Settings) -> crate::Result<Self> {
+        let profile = opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+        if let Some(p) = &profile {
+            check_profile(p).await?;
+        }
         // Throttling and transient 5xx are retried by the SDK's standard strategy: exponential
         // backoff with full jitter. More attempts than the default 3: applies run many calls at once.
         let retry = RetryConfig::standard().with_max_attempts(8).with_initial_backoff(Duration::from_millis(200)).with_max_backoff(Duration::from_secs(20));
@@ -83,8 +89,7 @@ impl Aws {
         }
         let config = loader.load().await;
         let custom_endpoint = opts.endpoint_url.is_some() || std::env::vars().any(|(k, v)| k.starts_with("AWS_ENDPOINT_URL") && !v.is_empty());
-        let profile = opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
-        Aws::from_config(config, custom_endpoint, profile)
+        Ok(Aws::from_config(config, custom_endpoint, profile))
     }
 
     pub fn from_config(config: SdkConfig, custom_endpoint: bool, profile: Option<String>) -> Self {
@@ -112,7 +117,6 @@ impl Aws {
 
     client!(iam, aws_sdk_iam);
     client!(ecr, aws_sdk_ecr);
-    client!(sts, aws_sdk_sts);
     client!(sns, aws_sdk_sns);
     client!(codebuild, aws_sdk_codebuild);
     client!(codepipeline, aws_sdk_codepipeline);
@@ -121,12 +125,42 @@ impl Aws {
     client!(tagging, aws_sdk_resourcegroupstagging);
     client!(events, aws_sdk_eventbridge);
 
+    /// STS answers the first call of every run (who am I): a wrong endpoint or missing network
+    /// shows there, so it gets few retries and the user an answer in about a second, not after the
+    /// full backoff other calls are allowed.
+    pub fn sts(&self) -> &aws_sdk_sts::Client {
+        self.sts.get_or_init(|| {
+            let retry = RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(200));
+            aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&self.config).retry_config(retry).build())
+        })
+    }
+
     pub fn s3(&self) -> &aws_sdk_s3::Client {
         self.s3.get_or_init(|| {
             let conf = aws_sdk_s3::config::Builder::from(&self.config).force_path_style(self.custom_endpoint).build();
             aws_sdk_s3::Client::from_conf(conf)
         })
     }
+}
+
+/// A named profile must be defined in the AWS config or credentials file.
+async fn check_profile(name: &str) -> crate::Result<()> {
+    use aws_runtime::env_config::file::EnvConfigFiles;
+    use aws_types::os_shim_internal::{Env, Fs};
+    let config = std::env::var("AWS_CONFIG_FILE").unwrap_or_else(|_| "~/.aws/config".into());
+    let set = aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
+        .await
+        .map_err(|e| crate::Error::user(format!("cannot read the AWS configuration ({config}): {e}"), "fix the file, or unset AWS_CONFIG_FILE"))?;
+    if set.get_profile(name).is_some() {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = set.profiles().collect();
+    known.sort();
+    let known = if known.is_empty() { "none are defined".to_string() } else { format!("defined: {}", known.join(", ")) };
+    Err(crate::Error::user(
+        format!("AWS profile `{name}` is not defined in {config} or the credentials file"),
+        format!("check the name given with --profile or AWS_PROFILE ({known}); `aws configure list-profiles` lists them"),
+    ))
 }
 
 /// The code, message and class of a failed AWS call.
@@ -196,22 +230,23 @@ where
     R: std::fmt::Debug + HttpStatus + 'static,
 {
     let status = e.raw_response().map(HttpStatus::status);
+    if let SdkError::ServiceError(se) = &e {
+        let err = se.err();
+        let code = err.code().unwrap_or("").to_string();
+        let message = err.message().map(str::to_string).unwrap_or_else(|| err.to_string());
+        let class = classify_code(&code, status, &message);
+        return AwsError { code: if code.is_empty() { status.map(|s| format!("HTTP {s}")).unwrap_or_default() } else { code }, message, class, status };
+    }
+    // Credentials are resolved before the request is sent; depending on the SDK version a failure
+    // arrives as a dispatch or a construction failure, so look for it whatever the variant.
+    if let Some((class, message)) = credentials_problem(&e) {
+        return AwsError { code: "CredentialsError".into(), message, class, status };
+    }
     match &e {
-        SdkError::ServiceError(se) => {
-            let err = se.err();
-            let code = err.code().unwrap_or("").to_string();
-            let message = err.message().map(str::to_string).unwrap_or_else(|| err.to_string());
-            let class = classify_code(&code, status, &message);
-            AwsError { code: if code.is_empty() { status.map(|s| format!("HTTP {s}")).unwrap_or_default() } else { code }, message, class, status }
-        }
         SdkError::TimeoutError(_) => AwsError { code: "Timeout".into(), message: "no answer within the time allowed".into(), class: Class::Timeout, status },
         SdkError::DispatchFailure(d) => {
             let (class, message) = transport(&e, d.is_timeout());
-            let code = match class {
-                Class::Timeout => "Timeout",
-                Class::Unreachable => "ConnectionError",
-                _ => "CredentialsError",
-            };
+            let code = if class == Class::Timeout { "Timeout" } else { "ConnectionError" };
             AwsError { code: code.into(), message, class, status }
         }
         _ => {
@@ -234,23 +269,29 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
-/// Why a request never got an answer: credentials that could not be loaded, or the network.
-fn transport(e: &(dyn std::error::Error + 'static), timeout: bool) -> (Class, String) {
+/// Credentials that could not be loaded: none anywhere, a profile that does not exist, an expired
+/// session.
+fn credentials_problem(e: &(dyn std::error::Error + 'static)) -> Option<(Class, String)> {
     use aws_credential_types::provider::error::CredentialsError;
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(c) = err.downcast_ref::<CredentialsError>() {
             let why = innermost(c);
-            return match c {
+            return Some(match c {
                 CredentialsError::CredentialsNotLoaded(_) => (Class::NoCredentials, "no AWS credentials found".into()),
                 CredentialsError::InvalidConfiguration(_) if why.contains("was not defined") || why.contains("could not find") => (Class::ProfileMissing, why),
                 CredentialsError::ProviderTimedOut(_) => (Class::Timeout, format!("loading credentials timed out: {why}")),
                 _ if why.to_ascii_lowercase().contains("expired") => (Class::ExpiredCredentials, why),
                 _ => (Class::BadCredentials, format!("cannot load AWS credentials: {why}")),
-            };
+            });
         }
         cur = err.source();
     }
+    None
+}
+
+/// Why a request never got an answer from the network.
+fn transport(e: &(dyn std::error::Error + 'static), timeout: bool) -> (Class, String) {
     let why = innermost(e);
     if timeout || why.to_ascii_lowercase().contains("timed out") || why.to_ascii_lowercase().contains("timeout") {
         (Class::Timeout, format!("no answer from the endpoint in time ({why})"))

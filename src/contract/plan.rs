@@ -115,6 +115,9 @@ pub struct Plan {
     /// Plan-wide notes (e.g. what the inventory could not read).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Variables whose value did not come from the stack file: (name, where from).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use crate::contract::{Address, Attrs, Ctx, Found, Kind, Mode, Partial, Plan, Reg
 use crate::error::Diagnostics;
 use crate::stack::interp;
 use crate::stack::node::Node;
-use crate::stack::{Resource, Stack};
+use crate::stack::{Resource, Stack, VarSource};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -125,7 +125,17 @@ pub async fn plan(ctx: &Ctx, stack: &Stack, registry: &dyn Registry, opts: &Opti
         partial: opts.partial.clone(),
         steps,
         notes: Vec::new(),
+        vars: stack.vars.iter().filter_map(|(n, v)| var_origin(n, &v.source).map(|o| (n.clone(), o))).collect(),
     })
+}
+
+/// Where a variable's value came from, when it is not the stack file (the plan says so).
+fn var_origin(name: &str, source: &VarSource) -> Option<String> {
+    match source {
+        VarSource::File => None,
+        VarSource::Flag => Some("--var".into()),
+        VarSource::Env => Some(format!("PROVISION_VAR_{name}")),
+    }
 }
 
 /// Strings that held references are checked against the table once resolved.

@@ -158,6 +158,7 @@ mod tests {
             partial: None,
             steps,
             notes: vec![],
+            vars: vec![],
         }
     }
 

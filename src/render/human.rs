@@ -36,12 +36,18 @@ pub fn render_with(plan: &Plan, style: Style, section: &str) -> String {
         }
         let _ = writeln!(out, "{} this plan is partial: {}", style.yellow("Note:"), what.join("; "));
     }
+    for (name, source) in &plan.vars {
+        let _ = writeln!(out, "{} var.{name} is set by {source}", style.dim("•"));
+    }
     for n in &plan.notes {
         let _ = writeln!(out, "{} {n}", style.dim("•"));
     }
     out.push('\n');
     for s in &plan.steps {
         step(&mut out, s, plan, style);
+    }
+    if !out.ends_with("\n\n") {
+        out.push('\n');
     }
     out.push_str(section);
     let c = plan.counts();
@@ -74,11 +80,7 @@ fn step(out: &mut String, s: &Step, plan: &Plan, style: Style) {
             let _ = writeln!(out, "  {} {head} will be created", style.green("+"));
             if let Some(Value::Object(m)) = &s.desired {
                 for (k, v) in m {
-                    let v = without_reserved_tags(k, v);
-                    let empty = matches!(&v, Value::Object(o) if o.is_empty()) || matches!(&v, Value::Array(a) if a.is_empty());
-                    if !v.is_null() && !empty {
-                        value_line(out, "+", k, &v, style);
-                    }
+                    created(out, k, &without_reserved_tags(k, v), style);
                 }
             }
         }
@@ -132,7 +134,9 @@ fn step(out: &mut String, s: &Step, plan: &Plan, style: Style) {
     for n in &s.notes {
         let _ = writeln!(out, "  {} {}: {n}", style.dim("•"), s.address);
     }
-    if s.action != Action::NoOp {
+    // A bare delete is one line; everything else is set apart by a blank line.
+    let bare_delete = s.action == Action::Delete && s.notes.is_empty();
+    if s.action != Action::NoOp && !bare_delete {
         out.push('\n');
     }
 }
@@ -180,6 +184,91 @@ fn value_line(out: &mut String, sign: &str, key: &str, v: &Value, style: Style) 
     } else {
         let _ = writeln!(out, "      {painted} {key}: {}", scalar(v));
     }
+}
+
+/// A value of a resource to be created, compactly: what fits on a line stays on one line, bigger
+/// nested objects become one line per field (`environment.image: ...`, list items by their `name`), and
+/// a policy document one line per statement. The stack file holds the full text; `--json` too.
+fn created(out: &mut String, path: &str, v: &Value, style: Style) {
+    let plus = style.green("+");
+    if let Some(statements) = statements(v) {
+        let _ = writeln!(out, "      {plus} {path}:");
+        for s in statements {
+            let _ = writeln!(out, "          {}", statement(s));
+        }
+        return;
+    }
+    let line = format!("      + {path}: {}", flat(v));
+    match v {
+        _ if is_empty(v) => {}
+        // An object of plain values stays on one line, however long: splitting it saves nothing.
+        Value::Object(m) if line.len() > WIDTH && m.values().any(|x| x.is_object() || x.is_array()) => {
+            m.iter().for_each(|(k, x)| created(out, &format!("{path}.{k}"), x, style))
+        }
+        Value::Array(a) if line.len() > WIDTH && a.iter().all(Value::is_object) => {
+            for (i, x) in a.iter().enumerate() {
+                // A list item is known by its `name`, which is then not repeated as a field.
+                match (x.get("name").and_then(Value::as_str), x) {
+                    (Some(name), Value::Object(m)) => {
+                        let rest: serde_json::Map<String, Value> = m.iter().filter(|(k, _)| *k != "name").map(|(k, v)| (k.clone(), v.clone())).collect();
+                        created(out, &format!("{path}[{name}]"), &Value::Object(rest), style);
+                    }
+                    _ => created(out, &format!("{path}[{i}]"), x, style),
+                }
+            }
+        }
+        _ => {
+            let _ = writeln!(out, "      {plus} {path}: {}", flat(v));
+        }
+    }
+}
+
+/// Nothing worth a line: null, `[]`, `{}`.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(o) => o.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// The statements of a policy document, if `v` is one.
+fn statements(v: &Value) -> Option<Vec<&Value>> {
+    match v.get("Statement")? {
+        Value::Array(a) => Some(a.iter().collect()),
+        one @ Value::Object(_) => Some(vec![one]),
+        _ => None,
+    }
+}
+
+/// `[Sid] Allow a, b to PRINCIPAL on r1, r2 when {...}` on one line.
+fn statement(s: &Value) -> String {
+    let list = |v: &Value| match v {
+        Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| flat(x))).collect::<Vec<_>>().join(", "),
+        Value::String(s) => s.clone(),
+        other => flat(other),
+    };
+    let mut parts = Vec::new();
+    if let Some(sid) = s.get("Sid").and_then(Value::as_str).filter(|x| !x.is_empty()) {
+        parts.push(format!("[{sid}]"));
+    }
+    parts.push(s.get("Effect").map(list).unwrap_or_else(|| "?".into()));
+    for (key, word) in
+        [("Action", ""), ("NotAction", "all but "), ("Principal", "to "), ("NotPrincipal", "to all but "), ("Resource", "on "), ("NotResource", "on all but ")]
+    {
+        if let Some(x) = s.get(key) {
+            let text = match (key, x) {
+                ("Principal" | "NotPrincipal", Value::Object(m)) => m.iter().map(|(k, v)| format!("{k} {}", list(v))).collect::<Vec<_>>().join(", "),
+                _ => list(x),
+            };
+            parts.push(format!("{word}{text}"));
+        }
+    }
+    if let Some(c) = s.get("Condition") {
+        parts.push(format!("when {}", flat(c)));
+    }
+    parts.join(" ")
 }
 
 fn is_big(v: &Value) -> bool {
@@ -257,5 +346,38 @@ fn unified_text(out: &mut String, b: &str, a: &str, style: Style) {
             };
             let _ = writeln!(out, "          {text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shown(key: &str, v: Value) -> String {
+        let mut out = String::new();
+        created(&mut out, key, &v, Style { color: false });
+        out
+    }
+
+    #[test]
+    fn a_policy_on_create_is_one_line_per_statement() {
+        let doc = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]},
+            {"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": "1"}}}
+        ]});
+        assert_eq!(
+            shown("trust_policy", doc),
+            "      + trust_policy:\n          [Read] Allow s3:GetObject, s3:PutObject on arn:aws:s3:::b, arn:aws:s3:::b/*\n          Allow sts:AssumeRole to Service codebuild.amazonaws.com when {\"StringEquals\": {\"aws:SourceAccount\": \"1\"}}\n"
+        );
+    }
+
+    #[test]
+    fn nested_values_on_create_are_one_line_per_field_and_list_items_go_by_name() {
+        let long = "x".repeat(60);
+        let v = json!([{"name": "Source", "actions": [{"name": "Get", "provider": long, "region": null, "input_artifacts": []}]}]);
+        assert_eq!(shown("stages", v), format!("      + stages[Source].actions[Get].provider: \"{long}\"\n"));
+        let small = json!({"group_name": "g", "stream_name": "s"});
+        assert_eq!(shown("logs", small), "      + logs: {\"group_name\": \"g\", \"stream_name\": \"s\"}\n");
     }
 }

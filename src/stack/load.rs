@@ -41,7 +41,7 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
     std::fs::File::open(path).and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)).map_err(|e| e.to_string())?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(format!("it is larger than the limit of {MAX_FILE_BYTES} bytes"));
+        return Err(format!("it is larger than {MAX_FILE_BYTES} bytes; the limit is {MAX_FILE_BYTES}"));
     }
     Ok(bytes)
 }
@@ -58,8 +58,14 @@ fn utf8(bytes: Vec<u8>) -> Result<String, (u64, u64)> {
 }
 
 pub fn load(path: &Path) -> crate::Result<Parsed> {
-    let bytes = read_capped(path)
-        .map_err(|why| crate::Error::user(format!("cannot read stack file {}: {why}", path.display()), "pass an existing stack file with -s/--stack FILE"))?;
+    let bytes = read_capped(path).map_err(|why| {
+        let help = if why.contains("the limit is") {
+            "keep the stack small: move policy documents into policies/*.json and include them with `{ file: policies/NAME.json }`"
+        } else {
+            "pass a readable stack file (a regular file) with -s/--stack FILE"
+        };
+        crate::Error::user(format!("cannot read stack file {}: {why}", path.display()), help)
+    })?;
     load_bytes(path, bytes)
 }
 
@@ -157,7 +163,7 @@ fn include_files(src: &mut Sources, root: &Path, node: &mut Node) {
             return;
         };
         let shown = crate::error::diag::excerpt(rel);
-        let help = format!("name a JSON file inside the project root {} by a relative path, e.g. `policies/NAME.json`", display(root));
+        let help = format!("name a JSON file inside the project (root: {}) by a relative path, e.g. `policies/NAME.json`", display(root));
         let bytes = include_path(root, rel).and_then(|p| read_capped(&p).map(|b| (p, b)));
         let (path, bytes) = match bytes {
             Ok(pb) => pb,
