@@ -136,7 +136,8 @@ resources:
 "#,
     );
     emu.fault("codebuild", "CreateProject", "not_authorized", 1000);
-    let (r, took) = timed(emu.command(p.path(), &["apply", "--auto-approve"]));
+    // The role has no permissions (`provision check` rightly objects): this test is about the wait.
+    let (r, took) = timed(emu.command(p.path(), &["apply", "--auto-approve", "--ignore-check"]));
     failed_cleanly(&r);
     r.has("codebuild_project.build: still creating... [10s elapsed, waiting for IAM propagation of role arn:aws:iam::123456789012:role/errs-build-role")
         .has("codebuild_project.build: creating failed after 2")

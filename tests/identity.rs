@@ -41,6 +41,8 @@ fn service(file: &str, call: &str) -> &'static str {
     let stem = file.rsplit('/').next().unwrap().trim_end_matches(".rs");
     match (stem, call) {
         ("reads", "GetResources") => "tag",
+        ("review", "DecodeAuthorizationMessage") => "sts",
+        ("review", _) => "iam",
         ("reads", _) => "iam",
         ("mod", _) if file.contains("/kube/") => "eks",
         ("mod", _) if file.contains("/engine/") => "sts",
@@ -86,7 +88,7 @@ fn is_read(call: &str) -> bool {
 /// Every (file, call, IAM action) of the code.
 fn code_actions() -> Vec<(String, String, String)> {
     let root = repo_root();
-    let mut files = vec![root.join("src/identity.rs")];
+    let mut files = vec![root.join("src/identity.rs"), root.join("src/review.rs")];
     for dir in ["src/resources", "src/aws", "src/kube", "src/engine"] {
         for e in std::fs::read_dir(root.join(dir)).unwrap() {
             let p = e.unwrap().path();

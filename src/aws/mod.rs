@@ -394,7 +394,8 @@ mod tests {
             class: Class::AccessDenied,
             status: Some(403),
         };
-        let help = e.op("AssumeRole").help().unwrap().to_string();
+        let operation = "AssumeRole";
+        let help = e.op(operation).help().unwrap().to_string();
         assert!(help.contains("(2a)") && help.contains("(2b)"), "{help}");
     }
 
