@@ -1,12 +1,12 @@
 //! `iam_oidc_provider`: an IAM OpenID Connect identity provider (GitHub Actions, an EKS cluster's
 //! issuer for IRSA). The URL is the identity: IAM names the provider by it and cannot change it.
 
+use super::iam::sdk_tags;
 use crate::aws::{self, CallResult, Reads};
 use crate::contract::schema::*;
 use crate::contract::{Attrs, Ctx, Live, Op, Resource, Tags, OWNER_TAG};
 use crate::Result;
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,10 +46,6 @@ pub struct State {
     client_ids: Vec<String>,
     thumbprints: Option<Vec<String>>,
     tags: Tags,
-}
-
-fn sdk_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
 /// `https://Host/path/` and IAM's `host/path` both become `https://host/path`: IAM keeps the
