@@ -28,6 +28,8 @@ pub fn describe_source(provider: &str) -> String {
         "EcsContainer" => "the container credentials endpoint (ECS task role, EKS Pod Identity)".into(),
         "IMDSv2" => "the EC2 instance role (instance metadata, IMDSv2)".into(),
         "Login" => "an `aws login` session".into(),
+        crate::aws::assume::PROVIDER => "a role provision assumed (the stack's `assume_role`, or --assume-role)".into(),
+        crate::mfa::SESSION_PROVIDER => "an MFA session of the profile's own keys (mfa_serial, GetSessionToken), cached until it expires".into(),
         crate::mfa::PROVIDER => "a role assumed with an MFA code (the profile's mfa_serial), cached until it expires".into(),
         other => format!("the `{other}` credentials provider"),
     }

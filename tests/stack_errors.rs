@@ -37,6 +37,22 @@ fn unknown_top_level_key() {
 }
 
 #[test]
+fn assume_role_is_checked_before_any_call() {
+    let y = |body: &str| format!("stack: t\nassume_role:\n{body}resources: {{}}\n");
+    expect_error(&y("  role_arn: arn:aws:iam::12345:role/x\n"), &[], "is not a valid `assume_role.role_arn`", "stacks/test.yaml:3:13")
+        .has("arn:aws:iam::111122223333:role/provision-applier");
+    expect_error(&y("  role_arn: arn:aws:iam::111122223333:role/${var.r}\n"), &[], "`assume_role.role_arn` cannot use `${}`", "stacks/test.yaml:3:13")
+        .has("--assume-role");
+    expect_error(&y("  rol_arn: x\n"), &[], "unknown key `rol_arn` in `assume_role`", "stacks/test.yaml:3:3");
+    expect_error(
+        &y("  role_arn: arn:aws:iam::111122223333:role/a\n  session_name: \"has space\"\n"),
+        &[],
+        "not a valid `assume_role.session_name`",
+        "stacks/test.yaml:4:17",
+    );
+}
+
+#[test]
 fn misspelt_property_points_at_the_key() {
     let y = format!("{HEAD}  ecr_repository.app:\n    name: app\n    scan_on_pus: true\n");
     expect_error(&y, &[], "unknown field `scan_on_pus`", "stacks/test.yaml:5:5");

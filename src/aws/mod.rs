@@ -4,12 +4,13 @@
 //! from `--endpoint-url` or the standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`
 //! variables. Production and the local emulator run the same code; only endpoints differ.
 
+pub mod assume;
 pub mod reads;
 pub mod retry;
 
 pub use reads::Reads;
 
-use crate::contract::Settings;
+use crate::contract::{AssumeRole, Settings};
 use crate::error::{CallError, Class};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -26,6 +27,9 @@ pub struct Options {
     pub endpoint_url: Option<String>,
     /// Credentials made by provision itself (an MFA profile's session), instead of the chain.
     pub credentials: Option<aws_credential_types::Credentials>,
+    /// A role the credentials assume for every call (the stack's `assume_role`, `--assume-role`),
+    /// with the session name to use when the role names none.
+    pub assume_role: Option<(AssumeRole, String)>,
 }
 
 /// Lazily built, shared clients (one HTTP connection pool per service).
@@ -66,6 +70,8 @@ impl Aws {
         }
         // Throttling and transient 5xx are retried by the SDK's standard strategy: exponential
         // backoff with full jitter. More attempts than the default 3: applies run many calls at once.
+        // (Not the adaptive mode: after a few throttles its client-side limiter fell to about one
+        // call every few seconds, 3 roles took 26 s; `contract::Limits` bounds writes instead.)
         let retry = RetryConfig::standard().with_max_attempts(8).with_initial_backoff(Duration::from_millis(200)).with_max_backoff(Duration::from_secs(20));
         // Every wait is bounded: a silent endpoint fails within these, never hangs.
         let timeouts = TimeoutConfig::builder()
@@ -87,7 +93,11 @@ impl Aws {
         if let Some(c) = &opts.credentials {
             loader = loader.credentials_provider(c.clone());
         }
-        let config = loader.load().await;
+        let mut config = loader.load().await;
+        if let Some((role, session_name)) = &opts.assume_role {
+            let provider = assume::assume(&config, role, session_name).await?;
+            config = config.into_builder().credentials_provider(provider).build();
+        }
         let custom_endpoint = opts.endpoint_url.is_some() || std::env::vars().any(|(k, v)| k.starts_with("AWS_ENDPOINT_URL") && !v.is_empty());
         Ok(Aws::from_config(config, custom_endpoint, profile))
     }

@@ -40,6 +40,42 @@ impl Default for Settings {
     }
 }
 
+/// A role the stack's AWS calls run as (`assume_role:` in the stack, or `--assume-role`): the
+/// credentials from the standard chain assume it, and every call of the run acts in its account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    /// What the role's trust policy may require as `sts:ExternalId` (third-party access).
+    pub external_id: Option<String>,
+    /// Shown in CloudTrail as who acted; default `provision-<stack>`.
+    pub session_name: Option<String>,
+}
+
+/// Changes in flight per AWS service, shared by every stack of a run that acts in the same account:
+/// AWS's mutation rate limits are per account (IAM's are low), so ten stacks planned together
+/// must not run ten times `parallelism` IAM writes at once. (Throttling that still happens is
+/// retried with backoff by the SDK.)
+#[derive(Debug)]
+pub struct Limits {
+    permits: usize,
+    per_service: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl Limits {
+    pub fn new(permits: usize) -> Self {
+        Limits { permits: permits.max(1), per_service: Default::default() }
+    }
+
+    /// Wait for a slot of `service` (released when the permit drops).
+    pub async fn acquire(&self, service: &str) -> tokio::sync::OwnedSemaphorePermit {
+        let sem = {
+            let mut map = self.per_service.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(service.to_string()).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.permits))).clone()
+        };
+        sem.acquire_owned().await.expect("the semaphore is never closed")
+    }
+}
+
 pub struct Ctx {
     pub aws: Arc<Aws>,
     /// The stack name: the value of the ownership tag.
@@ -52,6 +88,8 @@ pub struct Ctx {
     pub backup_dir: PathBuf,
     /// EKS clusters described in this run.
     pub clusters: Clusters,
+    /// Changes in flight per service, shared with the run's other stacks in this account.
+    pub limits: Arc<Limits>,
 }
 
 impl Ctx {

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +22,9 @@ struct Fake {
     log: Mutex<Vec<String>>,
     fail: Mutex<BTreeSet<String>>,
     delay: Duration,
+    /// Creates running now, and the most ever at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,7 +77,10 @@ impl Resource for Fake {
 
     async fn create(&self, _op: &Op<'_>, s: &Item) -> crate::Result<BTreeMap<String, String>> {
         self.record("create", &s.name);
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         if self.fail.lock().unwrap().contains(&s.name) {
             return Err(crate::Error::user(format!("{} refused", s.name), "it always is"));
         }
@@ -120,6 +127,7 @@ fn ctx(parallelism: usize) -> Ctx {
         settings: Settings { parallelism, ..Settings::default() },
         backup_dir: Default::default(),
         clusters: Clusters::default(),
+        limits: Arc::new(Limits::new(8)),
     }
 }
 
@@ -160,6 +168,23 @@ async fn creates_follow_references_and_destroy_goes_in_reverse() {
     let log = fake.log();
     assert!(pos(&log, "delete c") < pos(&log, "delete b") && pos(&log, "delete b") < pos(&log, "delete a"), "{log:?}");
     assert!(fake.store.lock().unwrap().is_empty());
+}
+
+/// Stacks of one run in one account share the limit on changes in flight per service: two stacks,
+/// each allowed four changes at once, never run more than the shared two together.
+#[tokio::test]
+async fn stacks_in_one_account_share_the_limit_on_changes_per_service() {
+    let (fake, registry) = setup(Duration::from_millis(20));
+    let limits = Arc::new(Limits::new(2));
+    let four = |name: &str| format!("stack: {name}\nresources:\n{}", (0..4).map(|i| format!("  fake.r{i}:\n    name: {name}-{i}\n")).collect::<String>());
+    let (mut one, mut two) = (ctx(4), ctx(4));
+    (one.stack, two.stack) = ("one".into(), "two".into());
+    (one.limits, two.limits) = (limits.clone(), limits);
+    let (a, b) = (stack(&registry, &four("one")), stack(&registry, &four("two")));
+    let (x, y) = tokio::join!(run(&one, &a, &registry, Mode::Apply), run(&two, &b, &registry, Mode::Apply));
+    assert!(x.ok() && y.ok(), "{x:?} {y:?}");
+    assert_eq!(fake.store.lock().unwrap().len(), 8);
+    assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

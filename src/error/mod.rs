@@ -40,7 +40,7 @@ pub struct CallError {
     pub help: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// Bad input in a stack or policy file; carries file:line:col for every problem.
     #[error("{0}")]

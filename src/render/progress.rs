@@ -11,7 +11,7 @@ pub struct Lines {
     pub style: Style,
 }
 
-fn verb(s: &Step) -> (&'static str, &'static str) {
+pub fn verb(s: &Step) -> (&'static str, &'static str) {
     match s.action {
         Action::Create => ("creating", "created"),
         Action::Update => ("updating", "updated"),

@@ -19,7 +19,7 @@ pub mod node;
 pub mod source;
 pub mod validate;
 
-use crate::contract::{Address, Settings};
+use crate::contract::{Address, AssumeRole, Settings};
 use crate::error::Loc;
 use node::{Node, Pos};
 use std::collections::{BTreeMap, BTreeSet};
@@ -89,6 +89,8 @@ pub struct Stack {
     pub digest: String,
     /// The region the stack is pinned to, if it is.
     pub region: Option<String>,
+    /// The role its AWS calls run as, if it names one.
+    pub assume_role: Option<AssumeRole>,
     pub vars: BTreeMap<String, Var>,
     pub settings: Settings,
     /// In file order.

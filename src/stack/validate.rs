@@ -10,12 +10,12 @@ use super::node::{Key, Node, NodeValue};
 use super::source::Sources;
 use super::{Guards, Resource, Stack, Var, VarSource};
 use crate::contract::schema::{check_text, describe, Field, Ty};
-use crate::contract::{Address, PathSeg, Registry, Settings, RESERVED_TAG_PREFIX};
+use crate::contract::{Address, AssumeRole, PathSeg, Registry, Settings, RESERVED_TAG_PREFIX};
 use crate::error::diag::excerpt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-const TOP_KEYS: &[&str] = &["stack", "region", "vars", "settings", "resources"];
+const TOP_KEYS: &[&str] = &["stack", "region", "assume_role", "vars", "settings", "resources"];
 /// Keys of a resource that are about provision, not about the AWS resource.
 const META_KEYS: &[&str] = &["lifecycle", "checks"];
 
@@ -55,6 +55,7 @@ pub fn validate(parsed: Parsed, registry: &dyn Registry, overrides: &[VarOverrid
             None
         }
     });
+    let assume_role = root.get("assume_role").and_then(|n| assume_role(src, n));
     let vars = load_vars(src, root.get("vars"), overrides);
     let settings = load_settings(src, root.get("settings"));
 
@@ -81,7 +82,7 @@ pub fn validate(parsed: Parsed, registry: &dyn Registry, overrides: &[VarOverrid
         return Err(crate::Error::Stack(sources.diags));
     }
     let digest = sources.digest();
-    Ok(Stack { name, files: sources.files, texts: sources.texts, digest, region, vars, settings, resources })
+    Ok(Stack { name, files: sources.files, texts: sources.texts, digest, region, assume_role, vars, settings, resources })
 }
 
 fn stack_name(src: &mut Sources, root: &Node) -> String {
@@ -109,6 +110,67 @@ pub fn valid_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     let word = |p: &str| !p.is_empty() && p.len() <= 12 && p.chars().all(|c| c.is_ascii_lowercase());
     parts.len() >= 3 && parts.len() <= 4 && parts[..parts.len() - 1].iter().all(|p| word(p)) && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+/// `assume_role: { role_arn, external_id, session_name }`: read before any AWS call, so plain
+/// strings (no `${}`), checked as STS checks them.
+fn assume_role(src: &mut Sources, node: &Node) -> Option<AssumeRole> {
+    const KEYS: &[&str] = &["role_arn", "external_id", "session_name"];
+    let example = "write e.g. `assume_role: { role_arn: arn:aws:iam::111122223333:role/provision-applier }`";
+    let Some(map) = node.as_map() else {
+        src.error(node.pos, format!("`assume_role` must be a mapping, found {}", node.type_name()), example);
+        return None;
+    };
+    let before = src.diags.0.len();
+    for (k, _) in map {
+        if !KEYS.contains(&k.name.as_str()) {
+            src.error(k.pos, format!("unknown key `{}` in `assume_role`", excerpt(&k.name)), format!("valid keys are: {}", KEYS.join(", ")));
+        }
+    }
+    let mut text = |key: &str, ok: &dyn Fn(&str) -> bool, help: &str| -> Option<String> {
+        let n = node.get(key)?;
+        match n.as_str() {
+            Some(v) if ok(v) => Some(v.to_string()),
+            Some(v) if v.contains("${") => {
+                src.error(
+                    n.pos,
+                    format!("`assume_role.{key}` cannot use `${{}}`"),
+                    "it is read before any AWS call: write the value itself, or pass --assume-role ARN",
+                );
+                None
+            }
+            Some(v) => {
+                src.error(n.pos, format!("`{}` is not a valid `assume_role.{key}`", excerpt(v)), help);
+                None
+            }
+            None => {
+                src.error(n.pos, format!("`assume_role.{key}` must be a string, found {}", n.type_name()), help);
+                None
+            }
+        }
+    };
+    let name_chars = |v: &str, extra: &str| v.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) || extra.contains(c));
+    let role_arn = text("role_arn", &valid_role_arn, "write a role ARN, e.g. `arn:aws:iam::111122223333:role/provision-applier`");
+    let external_id = text("external_id", &|v| (2..=1224).contains(&v.len()) && name_chars(v, ":/"), "2-1224 letters, digits or `_+=,.@:/-`");
+    let session_name = text("session_name", &|v| (2..=64).contains(&v.len()) && name_chars(v, ""), "2-64 letters, digits or `_+=,.@-`");
+    if node.get("role_arn").is_none() {
+        src.error(node.pos, "`assume_role` needs `role_arn`", example);
+    }
+    (src.diags.0.len() == before).then_some(AssumeRole { role_arn: role_arn?, external_id, session_name })
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`.
+pub fn valid_role_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let [arn, partition, "iam", "", account, resource] = parts[..] else { return false };
+    let name = resource.strip_prefix("role/").unwrap_or("");
+    arn == "arn"
+        && partition.starts_with("aws")
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && !name.is_empty()
+        && name.len() <= 512
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c))
 }
 
 fn load_vars(src: &mut Sources, node: Option<&Node>, overrides: &[VarOverride]) -> BTreeMap<String, Var> {

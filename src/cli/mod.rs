@@ -2,7 +2,7 @@
 //! and the one error reporter.
 
 use crate::aws::{self, Aws};
-use crate::contract::{Action, Address, Ctx, Mode, Partial, Plan, Registry, ADDRESS_TAG, OWNER_TAG};
+use crate::contract::{Action, Address, AssumeRole, Ctx, Limits, Mode, Partial, Plan, Registry, ADDRESS_TAG, OWNER_TAG};
 use crate::engine::{self, adopt, apply, output, plan, saved};
 use crate::files;
 use crate::render::{self, Style};
@@ -11,6 +11,9 @@ use crate::stack::{self, Stack, VarOverride, VarSource};
 use crate::Error;
 use crate::{check, review};
 use clap::{Args, Parser, Subcommand};
+
+mod many;
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,9 +30,14 @@ pub struct Cli {
 
 #[derive(Args, Debug)]
 struct Global {
-    /// Stack file (default: the only file in stacks/)
-    #[arg(short, long, global = true, value_name = "FILE")]
-    stack: Option<PathBuf>,
+    /// Stack file, or a folder of them; repeat it to run several stacks at once (plan, apply,
+    /// destroy, validate). Default: the only file in stacks/
+    #[arg(short, long = "stack", global = true, value_name = "FILE|DIR")]
+    stacks: Vec<PathBuf>,
+    /// Make every AWS call as this role, assumed with the credentials found (replaces the role
+    /// of the stack's `assume_role`)
+    #[arg(long, global = true, value_name = "ROLE_ARN")]
+    assume_role: Option<String>,
     /// AWS region (default: the stack's `region`, then the AWS configuration)
     #[arg(long, global = true)]
     region: Option<String>,
@@ -256,32 +264,135 @@ fn var_overrides(flags: &[String]) -> crate::Result<Vec<VarOverride>> {
     Ok(out)
 }
 
-/// Load and validate the stack: no AWS call.
+/// The stack files named by `-s` (a folder stands for its `*.yaml` files), or the only one in
+/// `stacks/`.
+fn stack_paths(global: &Global) -> crate::Result<Vec<PathBuf>> {
+    if global.stacks.is_empty() {
+        return Ok(vec![choose_stack(None, Path::new("stacks"))?]);
+    }
+    let mut out: Vec<PathBuf> = Vec::new();
+    for given in &global.stacks {
+        let found = if given.is_dir() { yaml_files(given) } else { vec![given.clone()] };
+        if found.is_empty() {
+            return Err(Error::user(format!("{} holds no stack file (*.yaml, *.yml)", given.display()), "name a stack file or a folder of them with -s"));
+        }
+        for f in found {
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Load and validate one stack: no AWS call.
 fn load(global: &Global) -> crate::Result<(PathBuf, Stack)> {
-    let path = choose_stack(global.stack.as_deref(), Path::new("stacks"))?;
-    let parsed = stack::load(&path)?;
-    let stack = stack::validate(parsed, &Kinds, &var_overrides(&global.vars)?)?;
+    let mut paths = stack_paths(global)?;
+    if paths.len() > 1 {
+        return Err(Error::user(
+            format!("this command takes one stack, and {} were given", paths.len()),
+            "name one with -s FILE; plan, apply, destroy and validate take several",
+        ));
+    }
+    let path = paths.remove(0);
+    let stack = load_path(global, &path)?;
     Ok((path, stack))
 }
 
-/// The context of a run against AWS; the stack's pinned region wins, and a different `--region`
-/// is refused rather than silently pointing global IAM policies at another region's ARNs.
-async fn connect(global: &Global, path: &Path, stack: &Stack) -> crate::Result<Ctx> {
-    if let (Some(flag), Some(pinned)) = (&global.region, &stack.region) {
-        if flag != pinned {
-            return Err(Error::user(
-                format!("--region {flag} disagrees with `region: {pinned}` in {}", path.display()),
-                "the stack is pinned to its region: drop --region, or change `region:` in the stack",
-            ));
+fn load_path(global: &Global, path: &Path) -> crate::Result<Stack> {
+    let parsed = stack::load(path)?;
+    stack::validate(parsed, &Kinds, &var_overrides(&global.vars)?)
+}
+
+/// The AWS connections of a run. Stacks that act with the same credentials, role and region share
+/// one (its clients and connection pools, one GetCallerIdentity); stacks in the same account share
+/// the limit on changes in flight per service.
+#[derive(Default)]
+struct Connections {
+    /// An MFA profile's session, asked for once per run.
+    mfa: tokio::sync::OnceCell<Option<aws_credential_types::Credentials>>,
+    shared: std::sync::Mutex<HashMap<ConnectionKey, Arc<Connecting>>>,
+    limits: std::sync::Mutex<HashMap<String, Arc<Limits>>>,
+}
+
+/// A connection being made (or made, or failed): the first stack that needs it makes it.
+type Connecting = tokio::sync::OnceCell<Result<engine::Connection, Error>>;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ConnectionKey {
+    region: Option<String>,
+    assume_role: Option<AssumeRole>,
+    timeouts: [std::time::Duration; 3],
+}
+
+impl Connections {
+    /// The context of one stack's run; the stack's pinned region wins, and a different `--region`
+    /// is refused rather than silently pointing global IAM policies at another region's ARNs.
+    async fn ctx(&self, global: &Global, path: &Path, stack: &Stack) -> crate::Result<Ctx> {
+        if let (Some(flag), Some(pinned)) = (&global.region, &stack.region) {
+            if flag != pinned {
+                return Err(Error::user(
+                    format!("--region {flag} disagrees with `region: {pinned}` in {}", path.display()),
+                    "the stack is pinned to its region: drop --region, or change `region:` in the stack",
+                ));
+            }
         }
+        let region = global.region.clone().or_else(|| stack.region.clone());
+        let assume_role = match (&global.assume_role, &stack.assume_role) {
+            (Some(arn), from_stack) => Some(flag_role(arn, from_stack.as_ref())?),
+            (None, from_stack) => from_stack.clone(),
+        };
+        let s = &stack.settings;
+        let key = ConnectionKey { region: region.clone(), assume_role: assume_role.clone(), timeouts: [s.connect_timeout, s.attempt_timeout, s.call_timeout] };
+        let cell = self.shared.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone();
+        let connection = cell
+            .get_or_init(|| async {
+                let credentials = self
+                    .mfa
+                    .get_or_try_init(|| {
+                        crate::mfa::session(global.profile.as_deref(), global.mfa_code.as_deref(), region.as_deref(), global.endpoint_url.as_deref())
+                    })
+                    .await?
+                    .clone();
+                // Sessions say `provision` in CloudTrail unless the stack names its own.
+                let assume_role = assume_role.map(|r| (r, "provision".to_string()));
+                let opts = aws::Options {
+                    region: region.clone(),
+                    profile: global.profile.clone(),
+                    endpoint_url: global.endpoint_url.clone(),
+                    credentials,
+                    assume_role,
+                };
+                engine::connect(Arc::new(Aws::load(&opts, s).await?)).await
+            })
+            .await
+            .clone()?;
+        let limits = self
+            .limits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(connection.account_id.clone())
+            .or_insert_with(|| Arc::new(Limits::new(s.parallelism)))
+            .clone();
+        let backups = stack::load::project_root(path).join(".provision/backups");
+        Ok(connection.ctx(&stack.name, stack.settings.clone(), backups, limits))
     }
-    let region = global.region.clone().or_else(|| stack.region.clone());
-    let credentials = crate::mfa::session(global.profile.as_deref(), global.mfa_code.as_deref(), region.as_deref(), global.endpoint_url.as_deref()).await?;
-    let opts = aws::Options { region, profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone(), credentials };
-    let aws = Arc::new(Aws::load(&opts, &stack.settings).await?);
-    let root = stack::load::project_root(path);
-    let backups = root.join(".provision/backups");
-    engine::connect(aws, &stack.name, stack.settings.clone(), backups).await
+}
+
+/// `--assume-role ARN`: the stack's external id and session name still apply.
+fn flag_role(arn: &str, from_stack: Option<&AssumeRole>) -> crate::Result<AssumeRole> {
+    if !stack::validate::valid_role_arn(arn) {
+        return Err(Error::user(
+            format!("--assume-role `{}` is not a role ARN", crate::error::diag::excerpt(arn)),
+            "write e.g. --assume-role arn:aws:iam::111122223333:role/provision-applier",
+        ));
+    }
+    Ok(AssumeRole { role_arn: arn.to_string(), ..from_stack.cloned().unwrap_or(AssumeRole { role_arn: String::new(), external_id: None, session_name: None }) })
+}
+
+/// A single stack's context.
+async fn connect(global: &Global, path: &Path, stack: &Stack) -> crate::Result<Ctx> {
+    Connections::default().ctx(global, path, stack).await
 }
 
 /// Completions and the man page describe the command line itself: no stack, no AWS.
@@ -324,6 +435,12 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
             return Ok(if r.is_ok() { EXIT_OK } else { EXIT_ERROR });
         }
         _ => {}
+    }
+    if matches!(cli.command, Command::Plan { .. } | Command::Apply { plan: None, .. } | Command::Destroy { .. } | Command::Validate { json: false }) {
+        let paths = stack_paths(&cli.global)?;
+        if paths.len() > 1 {
+            return many::run(&cli, paths, style).await;
+        }
     }
     let (path, stack) = load(&cli.global)?;
     match cli.command {
@@ -580,7 +697,9 @@ fn check_section(report: &check::Report, style: Style) -> String {
 async fn whoami(global: &Global) -> crate::Result<u8> {
     let credentials =
         crate::mfa::session(global.profile.as_deref(), global.mfa_code.as_deref(), global.region.as_deref(), global.endpoint_url.as_deref()).await?;
-    let mut opts = aws::Options { region: global.region.clone(), profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone(), credentials };
+    let assume_role = global.assume_role.as_deref().map(|arn| flag_role(arn, None).map(|r| (r, "provision".to_string()))).transpose()?;
+    let mut opts =
+        aws::Options { region: global.region.clone(), profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone(), credentials, assume_role };
     let settings = crate::contract::Settings::default();
     let mut aws = Aws::load(&opts, &settings).await?;
     if aws.region().is_none() {
@@ -600,30 +719,42 @@ fn refusal(p: &Plan) -> Error {
     )
 }
 
-async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: Style) -> crate::Result<u8> {
-    let verb = match p.mode {
+fn verb(mode: Mode) -> &'static str {
+    match mode {
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
-    };
+    }
+}
+
+async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: Style) -> crate::Result<u8> {
     if !p.has_changes() {
         return Ok(EXIT_OK);
     }
+    let verb = verb(p.mode);
     if !auto_approve {
         confirm(verb, &format!("Do you want to {verb} these changes?"))?;
     }
     let progress = render::progress::Lines { style };
-    let outcome = apply::apply(ctx, stack, &Kinds, p, &progress, apply::stop_requested()).await;
+    carry_out(ctx, stack, p, &progress, style, "").await
+}
+
+/// Carry out a plan the user agreed to, progress through `observer`; what failed is reported, each
+/// line after `prefix` (which stack, when a run has several). The exit code.
+async fn carry_out(ctx: &Ctx, stack: &Stack, p: &Plan, observer: &dyn crate::contract::Observer, style: Style, prefix: &str) -> crate::Result<u8> {
+    let verb = verb(p.mode);
+    let outcome = apply::apply(ctx, stack, &Kinds, p, observer, apply::stop_requested()).await;
     let c = p.counts();
     if outcome.ok() {
         let done = match p.mode {
             Mode::Apply => format!("Apply complete! Resources: {} added, {} changed, {} destroyed.", c.add, c.change, c.destroy),
             Mode::Destroy => format!("Destroy complete! Resources: {} destroyed.", c.destroy),
         };
-        println!("\n{}", style.green(&done));
+        println!("\n{prefix}{}", style.green(&done));
         return Ok(EXIT_OK);
     }
     let err_style = Style::detect(!style.color, std::io::stderr().is_terminal());
     for (_, e) in &outcome.failed {
+        eprint!("{prefix}");
         report(e, err_style);
         if let Error::Call(c) = e {
             if c.class == crate::error::Class::AccessDenied {
@@ -648,6 +779,7 @@ async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: 
         msg.push_str(&format!(", skipped (they depend on a failed step): {}", names.join(", ")));
     }
     let next = if outcome.interrupted { "run" } else { "fix the error and run" };
+    eprint!("{prefix}");
     report(&Error::user(msg, format!("every step either completed or did not start; {next} `provision {verb}` again to finish")), err_style);
     Ok(if outcome.interrupted { EXIT_INTERRUPTED } else { EXIT_ERROR })
 }
@@ -674,10 +806,7 @@ pub fn choose_stack(given: Option<&Path>, dir: &Path) -> crate::Result<PathBuf> 
     if let Some(p) = given {
         return Ok(p.to_path_buf());
     }
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml")).collect())
-        .unwrap_or_default();
-    found.sort();
+    let mut found = yaml_files(dir);
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => Err(Error::user(format!("no stack file given and none found in {}/", dir.display()), "pass -s/--stack FILE")),
@@ -686,4 +815,13 @@ pub fn choose_stack(given: Option<&Path>, dir: &Path) -> crate::Result<PathBuf> 
             format!("pass one with -s/--stack: {}", found.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
         )),
     }
+}
+
+/// The stack files in a folder, in name order.
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml")).collect())
+        .unwrap_or_default();
+    found.sort();
+    found
 }

@@ -1,0 +1,139 @@
+//! Several stacks in one run, in two emulated accounts: one stack acts in the caller's account,
+//! the other assumes a role in a second account (`assume_role:` with an external id). Planned and
+//! applied together, summed up in one table; one stack's failure leaves the others applied; the
+//! shared rate limiting rides out injected throttling.
+
+mod common;
+
+use common::{Emulator, Project, ACCOUNT};
+
+const OTHER: &str = "222222222222";
+
+/// A key that acts in the second account (the emulator's admin mapping), to set it up.
+async fn other_account(emu: &Emulator) -> aws_config::SdkConfig {
+    emu.admin("POST", "accounts", Some(serde_json::json!({"access_key_id": "ADMINOTHERACCOUNT", "account_id": OTHER})));
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(common::REGION))
+        .endpoint_url(&emu.url)
+        .credentials_provider(aws_credential_types::Credentials::new("ADMINOTHERACCOUNT", "testing", None, None, "test"))
+        .load()
+        .await
+}
+
+/// The role the first account's caller assumes in the second: trusted for the caller's account,
+/// with an external id.
+async fn applier_role(config: &aws_config::SdkConfig) {
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"sts:ExternalId":"team-b-7f3a"}}}}}}]}}"#
+    );
+    aws_sdk_iam::Client::new(config).create_role().role_name("provision-applier").assume_role_policy_document(trust).send().await.unwrap();
+}
+
+fn stack(name: &str, assume: &str, extra: &str) -> String {
+    format!(
+        "stack: {name}\nregion: us-east-1\n{assume}resources:\n  ecr_repository.app:\n    name: {name}-app\n  iam_role.build:\n    name: {name}-build\n    trust_policy:\n      Version: \"2012-10-17\"\n      Statement:\n        - Effect: Allow\n          Principal: {{ Service: codebuild.amazonaws.com }}\n          Action: sts:AssumeRole\n{extra}"
+    )
+}
+
+fn team_b_assume(external_id: &str) -> String {
+    format!("assume_role:\n  role_arn: arn:aws:iam::{OTHER}:role/provision-applier\n  external_id: {external_id}\n  session_name: provision-team-b\n")
+}
+
+async fn repositories(config: &aws_config::SdkConfig) -> Vec<String> {
+    let out = aws_sdk_ecr::Client::new(config).describe_repositories().send().await.unwrap();
+    let mut names: Vec<String> = out.repositories().iter().filter_map(|r| r.repository_name().map(str::to_string)).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn two_stacks_in_two_accounts_plan_apply_and_destroy_in_one_run() {
+    let emu = Emulator::start();
+    let other = other_account(&emu).await;
+    applier_role(&other).await;
+    let p = Project::new(&stack("team-a", "", ""));
+    std::fs::rename(p.path().join("stacks/test.yaml"), p.path().join("stacks/a.yaml")).unwrap();
+    p.write("stacks/b.yaml", &stack("team-b", &team_b_assume("team-b-7f3a"), ""));
+    emu.reset_calls();
+
+    // A folder stands for its stack files; each plan names the account it acts in.
+    let plan = emu.provision(p.path(), &["plan", "-s", "stacks", "--detailed-exitcode"]);
+    plan.code(2)
+        .has(&format!("for stack team-a (account {ACCOUNT}, region us-east-1)"))
+        .has(&format!("for stack team-b (account {OTHER}, region us-east-1)"))
+        .has("STACK   ACCOUNT       REGION     ADD  CHANGE  DESTROY  STATUS")
+        .has(&format!("team-a  {ACCOUNT}  us-east-1    2       0        0  changes"))
+        .has(&format!("team-b  {OTHER}  us-east-1    2       0        0  changes"));
+    assert!(emu.write_calls().iter().all(|c| c == "sts.AssumeRole"), "a plan changes nothing: {:?}", emu.write_calls());
+
+    emu.provision(p.path(), &["apply", "-s", "stacks/a.yaml", "-s", "stacks/b.yaml", "--auto-approve"])
+        .ok()
+        .has("[team-a] ecr_repository.app: created")
+        .has("[team-b] iam_role.build: created")
+        .has(&format!("team-b  {OTHER}  us-east-1    2       0        0  applied"));
+    // Each stack's resources are in its own account, and only there.
+    assert_eq!(repositories(&emu.sdk_config().await).await, vec!["team-a-app"]);
+    assert_eq!(repositories(&other).await, vec!["team-b-app"]);
+    let assumed = emu.calls()["by_operation"]["sts.AssumeRole"].as_i64().unwrap_or(0);
+
+    emu.provision(p.path(), &["plan", "-s", "stacks", "--detailed-exitcode"]).ok().has("no changes");
+    // Clients are shared per account and region: one AssumeRole per run for team-b.
+    assert_eq!(emu.calls()["by_operation"]["sts.AssumeRole"].as_i64().unwrap_or(0), assumed + 1);
+
+    // `--assume-role` points a stack at a role; team-a names no external id, which the role's
+    // trust requires: refused, with both halves of the trust named.
+    emu.provision(p.path(), &["plan", "-s", "stacks/a.yaml", "--assume-role", &format!("arn:aws:iam::{OTHER}:role/provision-applier")])
+        .code(1)
+        .has("AssumeRole failed")
+        .has("(2b)");
+
+    emu.provision(p.path(), &["destroy", "-s", "stacks", "--auto-approve"]).ok().has("Destroy complete! Resources: 2 destroyed.");
+    assert!(repositories(&emu.sdk_config().await).await.is_empty());
+    assert!(repositories(&other).await.is_empty());
+}
+
+#[tokio::test]
+async fn one_stack_failing_leaves_the_others_applied_and_the_exit_code_says_so() {
+    let emu = Emulator::start();
+    let other = other_account(&emu).await;
+    applier_role(&other).await;
+    let p = Project::new(&stack("team-a", "", ""));
+    // team-b's external id is wrong: the role's trust refuses it. team-c's file is invalid.
+    p.write("stacks/b.yaml", &stack("team-b", &team_b_assume("wrong-id"), ""));
+    p.write("stacks/c.yaml", "stack: team-c\nresources:\n  ecr_repository.app:\n    nme: x\n");
+    let out = emu.provision(p.path(), &["apply", "-s", "stacks", "--auto-approve"]);
+    out.code(1)
+        .has("AssumeRole failed")
+        .has("(2a)")
+        .has("unknown field `nme`")
+        .has(&format!("team-a  {ACCOUNT}  us-east-1    2       0        0  applied"))
+        .has("team-b  -             -            -       -        -  failed: AssumeRole failed: AccessDenied")
+        .has("c       -             -            -       -        -  failed: 2 error(s) in the stack file");
+    assert_eq!(repositories(&emu.sdk_config().await).await, vec!["team-a-app"]);
+    assert!(repositories(&other).await.is_empty());
+}
+
+#[tokio::test]
+async fn stacks_sharing_a_name_are_refused_rather_than_fighting_over_their_resources() {
+    let emu = Emulator::start();
+    let p = Project::new(&stack("same", "", ""));
+    p.write("stacks/b.yaml", &stack("same", "", ""));
+    emu.provision(p.path(), &["plan", "-s", "stacks"]).code(1).has("declares `stack: same`").has("give each stack file its own `stack:` name");
+    assert!(emu.write_calls().is_empty());
+}
+
+#[tokio::test]
+async fn throttled_calls_are_ridden_out_by_every_stack_of_the_run() {
+    let emu = Emulator::start();
+    let p = Project::new(&stack("team-a", "", ""));
+    p.write("stacks/b.yaml", &stack("team-b", "", ""));
+    p.write("stacks/c.yaml", &stack("team-c", "", ""));
+    // IAM refuses the next six role creations with `Throttling`, whichever stack makes them.
+    emu.fault("iam", "CreateRole", "throttle", 6);
+    emu.provision(p.path(), &["apply", "-s", "stacks", "--auto-approve"]).ok().has("team-c  ").lacks("failed:").lacks("still creating");
+    assert_eq!(emu.calls()["by_operation"]["iam.CreateRole"].as_i64(), Some(9), "three roles, six throttled attempts retried");
+    let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
+    for t in ["team-a", "team-b", "team-c"] {
+        iam.get_role().role_name(format!("{t}-build")).send().await.unwrap();
+    }
+}
