@@ -499,6 +499,18 @@ async fn buildspecs_plan_apply_and_report_drift_as_codebuild_runs_them() {
     let plan: Value = serde_json::from_str(&std::fs::read_to_string(src.path().join("plan.json")).unwrap()).unwrap();
     assert!(plan.to_string().contains("ci-app"), "{plan}");
     assert!(std::fs::read_to_string(src.path().join("plan.txt")).unwrap().contains("+ ecr_repository.app"));
+    let md = std::fs::read_to_string(src.path().join("plan.md")).unwrap();
+    assert!(md.contains("**Plan: 1 to add, 0 to change, 0 to destroy.**") && md.contains("| create | `ecr_repository.app` | ci-app |"), "{md}");
+    let sarif: Value = serde_json::from_str(&std::fs::read_to_string(src.path().join("check.sarif")).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+
+    // The approved plan is what Apply carries out: had the stack moved since, it would refuse.
+    let stack = std::fs::read_to_string(src.path().join("stacks/app.yaml")).unwrap();
+    src.write("stacks/app.yaml", &stack.replace("ci-app", "ci-other"));
+    let b = run_buildspec(&emu, src.path(), "buildspecs/apply.yml", &vars);
+    assert_eq!(b.code, 1, "{}", b.log);
+    assert!(b.log.contains("stacks/app.yaml") && !b.log.contains("created"), "{}", b.log);
+    src.write("stacks/app.yaml", &stack);
 
     // Apply, then the drift check finds nothing and stays quiet.
     let b = run_buildspec(&emu, src.path(), "buildspecs/apply.yml", &vars);

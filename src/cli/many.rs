@@ -26,8 +26,8 @@ pub(super) async fn run(cli: &Cli, paths: Vec<PathBuf>, style: Style) -> crate::
     let global = &cli.global;
     let (mode, detailed, applying, auto_approve, ignore_check) = match &cli.command {
         Command::Validate { .. } => return Ok(validate(global, paths)),
-        Command::Plan { detailed_exitcode, json, destroy, out, scope } => {
-            one_stack_only(*json, out.is_some(), scope)?;
+        Command::Plan { detailed_exitcode, format, json, destroy, out, scope } => {
+            one_stack_only(*json || *format != PlanFormat::Human, out.is_some(), scope)?;
             (if *destroy { Mode::Destroy } else { Mode::Apply }, *detailed_exitcode, false, false, false)
         }
         Command::Apply { auto_approve, ignore_check, scope, .. } => {
@@ -123,10 +123,10 @@ pub(super) async fn run(cli: &Cli, paths: Vec<PathBuf>, style: Style) -> crate::
     })
 }
 
-/// Saved plans, JSON and -target/-exclude are about one stack.
+/// Saved plans, JSON or Markdown plans and -target/-exclude are about one stack.
 fn one_stack_only(json: bool, out: bool, scope: &Scope) -> crate::Result<()> {
     let what = if json {
-        "--json"
+        "--json / --format"
     } else if out {
         "-out"
     } else if !scope.targets.is_empty() || !scope.excludes.is_empty() {

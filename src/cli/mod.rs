@@ -72,7 +72,10 @@ enum Command {
         /// Exit 0 when there are no changes, 2 when there are, 1 on error (or when apply would refuse)
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Print the plan as JSON
+        /// Output format (markdown: for a pull-request comment or a job summary)
+        #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+        format: PlanFormat,
+        /// Same as --format json
         #[arg(long)]
         json: bool,
         /// Show what destroy would delete
@@ -132,7 +135,10 @@ enum Command {
     Show {
         #[arg(value_name = "FILE")]
         plan: PathBuf,
-        /// Print it as JSON
+        /// Output format (markdown: for a pull-request comment or a job summary)
+        #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+        format: PlanFormat,
+        /// Same as --format json
         #[arg(long)]
         json: bool,
     },
@@ -191,6 +197,24 @@ fn terraform_flags(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::f
         _ => a,
     })
     .collect()
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum PlanFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+impl PlanFormat {
+    /// `--json` is kept as the short way to say `--format json`.
+    fn or_json(self, json: bool) -> Self {
+        if json {
+            PlanFormat::Json
+        } else {
+            self
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -420,12 +444,12 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
     }
     // What needs no stack, or must report a stack that does not load.
     match &cli.command {
-        Command::Show { plan, json } => {
+        Command::Show { plan, format, json } => {
             let p = saved::read(plan)?;
-            if *json {
-                println!("{}", render::json::render(&p));
-            } else {
-                print!("{}", render::human::render(&p, style));
+            match format.or_json(*json) {
+                PlanFormat::Json => println!("{}", render::json::render(&p)),
+                PlanFormat::Markdown => print!("{}", render::markdown::render(&p)),
+                PlanFormat::Human => print!("{}", render::human::render(&p, style)),
             }
             return Ok(EXIT_OK);
         }
@@ -463,14 +487,17 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
         Command::Validate { .. } | Command::Show { .. } | Command::Check { .. } | Command::Whoami | Command::Completions { .. } | Command::Man => {
             unreachable!("handled above")
         }
-        Command::Plan { detailed_exitcode, json, destroy, out, scope } => {
+        Command::Plan { detailed_exitcode, format, json, destroy, out, scope } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
             let p = plan::plan(&ctx, &stack, &Kinds, &scope.options(&stack, mode)?).await?;
-            if json {
-                println!("{}", render::json::render(&p));
-            } else {
-                let report = review::review(&ctx, &stack, check::ManagedPolicies::bundled())?;
-                print!("{}", render::human::render_with(&p, style, &check_section(&report, style)));
+            let format = format.or_json(json);
+            match format {
+                PlanFormat::Json => println!("{}", render::json::render(&p)),
+                PlanFormat::Markdown => print!("{}", render::markdown::render(&p)),
+                PlanFormat::Human => {
+                    let report = review::review(&ctx, &stack, check::ManagedPolicies::bundled())?;
+                    print!("{}", render::human::render_with(&p, style, &check_section(&report, style)));
+                }
             }
             let refuses = p.mode == Mode::Apply && p.unowned().next().is_some();
             if let Some(file) = out {
@@ -479,9 +506,9 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
                 }
                 files::write_private(&file, saved::to_text(&p).as_bytes())
                     .map_err(|e| Error::user(format!("cannot write the plan to {}: {e}", file.display()), "choose a writable path for -out"))?;
-                // On stderr with --json: stdout stays one JSON document.
+                // On stderr with --json / markdown: stdout stays one document.
                 let msg = format!("Saved the plan to {}. To carry out exactly this plan: provision apply {}", file.display(), file.display());
-                if json {
+                if format != PlanFormat::Human {
                     eprintln!("{msg}");
                 } else {
                     println!("\n{msg}");

@@ -5,6 +5,7 @@ pub mod graph;
 pub mod human;
 pub mod json;
 pub mod many;
+pub mod markdown;
 pub mod progress;
 pub mod reference;
 
