@@ -611,8 +611,8 @@ async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: 
     if !auto_approve {
         confirm(verb, &format!("Do you want to {verb} these changes?"))?;
     }
-    let progress = render::progress::Lines { style };
-    let outcome = apply::apply(ctx, stack, &Kinds, p, &progress, apply::stop_requested()).await;
+    let progress = render::progress::for_stdout(style);
+    let outcome = apply::apply(ctx, stack, &Kinds, p, progress.as_ref(), apply::stop_requested()).await;
     let c = p.counts();
     if outcome.ok() {
         let done = match p.mode {
