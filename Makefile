@@ -19,7 +19,7 @@ test: venv
 	$(MAKE) --no-print-directory emulator-test
 
 demo: build venv
-	STACK=$(STACK) scripts/demo.sh
+	@STACK=$(STACK) scripts/demo.sh
 
 bench: build venv
 	# The dev profile: the cost measured is AWS round trips, not CPU; no release rebuild needed.

@@ -105,7 +105,9 @@ pub fn human(report: &Report, style: Style, only_problems: bool) -> String {
     let mut out = String::new();
     for l in report.human() {
         let keep = !only_problems || !matches!(l.tone, Tone::Pass | Tone::Heading | Tone::Suppressed);
-        if !keep {
+        // The blank lines that set apart groups left out would pile up.
+        let spare = only_problems && l.text.is_empty() && (out.is_empty() || out.ends_with("\n\n"));
+        if !keep || spare {
             continue;
         }
         let text = match l.tone {

@@ -761,8 +761,8 @@ async fn execute(ctx: &Ctx, stack: &Stack, p: &Plan, auto_approve: bool, style: 
     if !auto_approve {
         confirm(verb, &format!("Do you want to {verb} these changes?"))?;
     }
-    let progress = render::progress::Lines { style };
-    carry_out(ctx, stack, p, &progress, style, "").await
+    let progress = render::progress::for_stdout(style);
+    carry_out(ctx, stack, p, progress.as_ref(), style, "").await
 }
 
 /// Carry out a plan the user agreed to, progress through `observer`; what failed is reported, each

@@ -1,7 +1,7 @@
 //! Where an operation runs: the account, region and stack, the AWS clients, the settings, and
 //! the per-run caches (nothing process-wide).
 
-use super::observer::Status;
+use super::observer::{Observer, Status};
 use super::state::Address;
 use crate::aws::{retry, Aws, AwsError};
 use crate::kube::Clusters;
@@ -104,12 +104,13 @@ impl Ctx {
     }
 }
 
-/// One step's operation: the context plus the stack address it works for and a way to say what
-/// it waits for (the engine's heartbeat shows it).
+/// One step's operation: the context plus the stack address it works for, a way to say what
+/// it waits for (the engine's heartbeat shows it) and where to tell the user something.
 pub struct Op<'a> {
     pub ctx: &'a Ctx,
     pub address: &'a Address,
     pub status: &'a Status,
+    pub observer: &'a dyn Observer,
 }
 
 impl std::ops::Deref for Op<'_> {
@@ -120,6 +121,11 @@ impl std::ops::Deref for Op<'_> {
 }
 
 impl Op<'_> {
+    /// A line for the user, through the progress display (a direct print would tear a live one).
+    pub fn note(&self, text: &str) {
+        self.observer.note(text);
+    }
+
     /// Run a call that AWS may refuse while IAM propagates a fresh role or trust change ("...
     /// is not authorized to perform sts:AssumeRole"): retried with backoff for
     /// `settings.iam_propagation_timeout`, the wait shown in the step's progress.

@@ -12,6 +12,9 @@ pub trait Observer: Send + Sync {
     /// A step is still running (every ten seconds): `waiting_for` says on what, when known
     /// (IAM propagation, throttling).
     fn still_running(&self, step: &Step, elapsed: Duration, waiting_for: Option<&str>);
+    /// What a running step waits for changed (seen within a second): a live display shows it at
+    /// once, where the heartbeat lines only say it every ten seconds.
+    fn waiting(&self, _step: &Step, _waiting_for: Option<&str>) {}
     fn note(&self, text: &str);
 }
 

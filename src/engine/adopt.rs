@@ -4,7 +4,7 @@
 
 use super::diff;
 use crate::contract::schema::Ownership;
-use crate::contract::{Action, Address, Ctx, FieldChange, Found, Op, Plan, Registry, Status, Step, Tags, ADDRESS_TAG, OWNER_TAG};
+use crate::contract::{Action, Address, Ctx, FieldChange, Found, Op, Plan, Registry, Silent, Status, Step, Tags, ADDRESS_TAG, OWNER_TAG};
 use crate::stack::Stack;
 use crate::Error;
 
@@ -69,7 +69,8 @@ pub async fn adopt(ctx: &Ctx, registry: &dyn Registry, c: &Candidate<'_>) -> cra
     let address = &c.step.address;
     let kind = registry.get(&address.kind).ok_or_else(|| Error::internal(format!("no kind `{}`", address.kind)))?;
     let status = Status::default();
-    let op = Op { ctx, address, status: &status };
+    // Tagging reports nothing worth a line.
+    let op = Op { ctx, address, status: &status, observer: &Silent };
     let set: Tags = [(OWNER_TAG.to_string(), ctx.stack.clone()), (ADDRESS_TAG.to_string(), address.to_string())].into();
     kind.tag(&op, c.live, &set, &[]).await.map_err(|e| e.at(address))
 }

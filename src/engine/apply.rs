@@ -139,11 +139,20 @@ impl Run<'_> {
         let start = Instant::now();
         let work = self.execute(step, node.phase, &status);
         tokio::pin!(work);
-        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(10), Duration::from_secs(10));
+        let after = |secs| tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(secs), Duration::from_secs(secs));
+        let (mut beat, mut look) = (after(10), after(1));
+        let mut seen = None;
         let result = loop {
             tokio::select! {
                 r = &mut work => break r,
                 _ = beat.tick() => self.observer.still_running(step, start.elapsed(), status.get().as_deref()),
+                _ = look.tick() => {
+                    let now = status.get();
+                    if now != seen {
+                        self.observer.waiting(step, now.as_deref());
+                        seen = now;
+                    }
+                }
             }
         };
         let result = result.map_err(|e| e.at(&step.address));
@@ -176,7 +185,7 @@ impl Run<'_> {
 
     async fn execute(&self, step: &Step, phase: Phase, status: &Status) -> crate::Result<()> {
         let kind = self.kind(step)?;
-        let op = Op { ctx: self.ctx, address: &step.address, status };
+        let op = Op { ctx: self.ctx, address: &step.address, status, observer: self.observer };
         let live = step.live.as_ref();
         match (phase, step.action) {
             (Phase::RemoveOld, _) => self.delete(kind, &op, live.expect("a replace has the old resource"), None).await,

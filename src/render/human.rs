@@ -2,7 +2,7 @@
 //! `+ create`, `~ update` with field diffs, `-/+ replace` with the reason, `- destroy`.
 
 use super::Style;
-use crate::contract::{Action, DeleteReason, FieldChange, Mode, Plan, Step, OWNER_TAG, RESERVED_TAG_PREFIX};
+use crate::contract::{Action, DeleteReason, FieldChange, Mode, Plan, Step, OWNER_TAG, RESERVED_TAG_PREFIX, UNKNOWN};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -79,9 +79,10 @@ fn step(out: &mut String, s: &Step, plan: &Plan, style: Style) {
         Action::Create => {
             let _ = writeln!(out, "  {} {head} will be created", style.green("+"));
             if let Some(Value::Object(m)) = &s.desired {
-                for (k, v) in m {
-                    created(out, k, &without_reserved_tags(k, v), style);
-                }
+                // The name is in the heading already.
+                let m: serde_json::Map<String, Value> =
+                    m.iter().filter(|(k, v)| !(*k == "name" && v.as_str() == Some(&s.name))).map(|(k, v)| (k.clone(), without_reserved_tags(k, v))).collect();
+                created(out, &Value::Object(m), style);
             }
         }
         Action::Update => {
@@ -186,40 +187,105 @@ fn value_line(out: &mut String, sign: &str, key: &str, v: &Value, style: Style) 
     }
 }
 
-/// A value of a resource to be created, compactly: what fits on a line stays on one line, bigger
-/// nested objects become one line per field (`environment.image: ...`, list items by their `name`), and
-/// a policy document one line per statement. The stack file holds the full text; `--json` too.
-fn created(out: &mut String, path: &str, v: &Value, style: Style) {
+/// The values of a resource to be created, compactly. A nested value too long for a line is
+/// shown field by field (`environment.image`, list items by their `name`); the fields of one
+/// object share lines (`a: 1, b: "x"`), under a heading naming the object when it is nested; a
+/// policy document is one line per statement. The stack file holds the full text; `--json` too.
+fn created(out: &mut String, v: &Value, style: Style) {
     let plus = style.green("+");
-    if let Some(statements) = statements(v) {
-        let _ = writeln!(out, "      {plus} {path}:");
-        for s in statements {
-            let _ = writeln!(out, "          {}", statement(s));
+    let mut pending: Vec<(String, Value)> = Vec::new();
+    let mut parent = String::new();
+    // Plain top-level fields first, so they share lines; then documents and nested values.
+    let (plain, rest): (Vec<_>, Vec<_>) = entries("", "", v).into_iter().partition(|(up, _, v)| up.is_empty() && statements(v).is_none());
+    for (up, key, v) in plain.into_iter().chain(rest) {
+        if statements(&v).is_some() || up != parent {
+            fields(out, &parent, &std::mem::take(&mut pending), style);
         }
-        return;
-    }
-    let line = format!("      + {path}: {}", flat(v));
-    match v {
-        _ if is_empty(v) => {}
-        // An object of plain values stays on one line, however long: splitting it saves nothing.
-        Value::Object(m) if line.len() > WIDTH && m.values().any(|x| x.is_object() || x.is_array()) => {
-            m.iter().for_each(|(k, x)| created(out, &format!("{path}.{k}"), x, style))
-        }
-        Value::Array(a) if line.len() > WIDTH && a.iter().all(Value::is_object) => {
-            for (i, x) in a.iter().enumerate() {
-                // A list item is known by its `name`, which is then not repeated as a field.
-                match (x.get("name").and_then(Value::as_str), x) {
-                    (Some(name), Value::Object(m)) => {
-                        let rest: serde_json::Map<String, Value> = m.iter().filter(|(k, _)| *k != "name").map(|(k, v)| (k.clone(), v.clone())).collect();
-                        created(out, &format!("{path}[{name}]"), &Value::Object(rest), style);
+        if let Some(statements) = statements(&v) {
+            let path = join(&up, &key);
+            match statements.as_slice() {
+                [one] => {
+                    let _ = writeln!(out, "      {plus} {path}: {}", statement(one));
+                }
+                all => {
+                    let _ = writeln!(out, "      {plus} {path}:");
+                    for s in all {
+                        let _ = writeln!(out, "          {}", statement(s));
                     }
-                    _ => created(out, &format!("{path}[{i}]"), x, style),
                 }
             }
+            continue;
         }
-        _ => {
-            let _ = writeln!(out, "      {plus} {path}: {}", flat(v));
+        parent = up;
+        pending.push((key, v));
+    }
+    fields(out, &parent, &pending, style);
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// Fields of one object, as many to a line as fit: top-level ones each line marked `+`, nested
+/// ones under a `+ parent:` heading (or on one line with their path when there is only one).
+fn fields(out: &mut String, parent: &str, items: &[(String, Value)], style: Style) {
+    let plus = style.green("+");
+    match items {
+        [] => return,
+        [(k, v)] if !parent.is_empty() => {
+            let _ = writeln!(out, "      {plus} {parent}.{k}: {}", flat(v));
+            return;
         }
+        _ => {}
+    }
+    let (lead, pad) = if parent.is_empty() { (format!("      {plus} "), 8) } else { ("          ".to_string(), 10) };
+    if !parent.is_empty() {
+        let _ = writeln!(out, "      {plus} {parent}:");
+    }
+    let mut line = String::new();
+    for (k, v) in items {
+        let item = format!("{k}: {}", flat(v));
+        if !line.is_empty() && pad + line.len() + 2 + item.len() > WIDTH {
+            let _ = writeln!(out, "{lead}{line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(&item);
+    }
+    let _ = writeln!(out, "{lead}{line}");
+}
+
+/// The values worth a line each, as (parent path, key, value): what fits on a line stays whole;
+/// bigger nested objects and lists of objects are split into their fields and items.
+fn entries(parent: &str, key: &str, v: &Value) -> Vec<(String, String, Value)> {
+    let path = join(parent, key);
+    let fits = 8 + path.len() + 2 + flat(v).len() <= WIDTH;
+    match v {
+        _ if is_empty(v) => vec![],
+        _ if statements(v).is_some() => vec![(parent.to_string(), key.to_string(), v.clone())],
+        // The resource itself, always split into its fields.
+        Value::Object(m) if path.is_empty() => m.iter().flat_map(|(k, x)| entries("", k, x)).collect(),
+        // An object of plain values stays whole, however long: splitting it saves nothing.
+        Value::Object(m) if !fits && m.values().any(|x| x.is_object() || x.is_array()) => m.iter().flat_map(|(k, x)| entries(&path, k, x)).collect(),
+        Value::Array(a) if !fits && a.iter().all(Value::is_object) => a
+            .iter()
+            .enumerate()
+            .flat_map(|(i, x)| match (x.get("name").and_then(Value::as_str), x) {
+                // A list item is known by its `name`, which is then not repeated as a field.
+                (Some(name), Value::Object(m)) => {
+                    let rest: serde_json::Map<String, Value> = m.iter().filter(|(k, _)| *k != "name").map(|(k, v)| (k.clone(), v.clone())).collect();
+                    entries(parent, &format!("{key}[{name}]"), &Value::Object(rest))
+                }
+                _ => entries(parent, &format!("{key}[{i}]"), x),
+            })
+            .collect(),
+        _ => vec![(parent.to_string(), key.to_string(), v.clone())],
     }
 }
 
@@ -302,6 +368,8 @@ fn flat(v: &Value) -> String {
             format!("{{{}}}", items.join(", "))
         }
         Value::Array(a) => format!("[{}]", a.iter().map(flat).collect::<Vec<_>>().join(", ")),
+        // Not a string the user wrote: shown as Terraform shows it.
+        Value::String(s) if s == UNKNOWN => UNKNOWN.to_string(),
         other => other.to_string(),
     }
 }
@@ -354,9 +422,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn shown(key: &str, v: Value) -> String {
+    fn shown(v: Value) -> String {
         let mut out = String::new();
-        created(&mut out, key, &v, Style { color: false });
+        created(&mut out, &v, Style { color: false });
         out
     }
 
@@ -367,7 +435,7 @@ mod tests {
             {"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": "1"}}}
         ]});
         assert_eq!(
-            shown("trust_policy", doc),
+            shown(json!({"trust_policy": doc})),
             "      + trust_policy:\n          [Read] Allow s3:GetObject, s3:PutObject on arn:aws:s3:::b, arn:aws:s3:::b/*\n          Allow sts:AssumeRole to Service codebuild.amazonaws.com when {\"StringEquals\": {\"aws:SourceAccount\": \"1\"}}\n"
         );
     }
@@ -376,8 +444,28 @@ mod tests {
     fn nested_values_on_create_are_one_line_per_field_and_list_items_go_by_name() {
         let long = "x".repeat(60);
         let v = json!([{"name": "Source", "actions": [{"name": "Get", "provider": long, "region": null, "input_artifacts": []}]}]);
-        assert_eq!(shown("stages", v), format!("      + stages[Source].actions[Get].provider: \"{long}\"\n"));
+        assert_eq!(shown(json!({"stages": v})), format!("      + stages[Source].actions[Get].provider: \"{long}\"\n"));
         let small = json!({"group_name": "g", "stream_name": "s"});
-        assert_eq!(shown("logs", small), "      + logs: {\"group_name\": \"g\", \"stream_name\": \"s\"}\n");
+        assert_eq!(shown(json!({"logs": small})), "      + logs: {\"group_name\": \"g\", \"stream_name\": \"s\"}\n");
+    }
+
+    #[test]
+    fn fields_share_lines_plain_ones_first_and_a_one_statement_policy_is_one_line() {
+        let doc = json!({"Statement": {"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}});
+        let env = json!({"image": "x".repeat(50), "compute_type": "BUILD_GENERAL1_SMALL", "type": "LINUX_CONTAINER", "privileged_mode": true, "variables": {"A": "1"}});
+        let v = json!({"path": "/", "trust_policy": doc, "environment": env, "tags": {}, "arn": UNKNOWN, "managed_policies": ["a", "b"]});
+        assert_eq!(
+            shown(v),
+            format!(
+                "      + path: \"/\", arn: (known after apply), managed_policies: [\"a\", \"b\"]
+      + trust_policy: Allow sts:AssumeRole to Service codebuild.amazonaws.com
+      + environment:
+          image: \"{}\"
+          compute_type: \"BUILD_GENERAL1_SMALL\", type: \"LINUX_CONTAINER\", privileged_mode: true
+          variables: {{\"A\": \"1\"}}
+",
+                "x".repeat(50)
+            )
+        );
     }
 }

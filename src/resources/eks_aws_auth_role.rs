@@ -292,7 +292,7 @@ where
             annotations.insert(annotation(&op.stack), serde_json::to_string(&record).expect("strings serialise"));
         }
         let result = if exists {
-            backup(&op.backup_dir, cluster, &cm)?;
+            backup(op, cluster, &cm)?;
             api.replace(NAME, &PostParams::default(), &next).await
         } else {
             api.create(&PostParams::default(), &next).await
@@ -315,7 +315,8 @@ where
 
 /// Save the ConfigMap as it was before our write (owner-only permissions: it lists every role
 /// with access to the cluster), keep the last `BACKUPS_KEPT`, and say where.
-fn backup(dir: &Path, cluster: &str, cm: &ConfigMap) -> Result<()> {
+fn backup(op: &Op<'_>, cluster: &str, cm: &ConfigMap) -> Result<()> {
+    let dir: &Path = &op.backup_dir;
     let now = time::OffsetDateTime::now_utc();
     let stamp = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}.{:03}Z",
@@ -348,6 +349,6 @@ fn backup(dir: &Path, cluster: &str, cm: &ConfigMap) -> Result<()> {
             format!("make {} writable", dir.display()),
         )
     })?;
-    println!("backup of kube-system/aws-auth (cluster {cluster}) saved to {}", path.display());
+    op.note(&format!("backup of kube-system/aws-auth (cluster {cluster}) saved to {}", path.display()));
     Ok(())
 }
