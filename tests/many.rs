@@ -87,6 +87,17 @@ async fn two_stacks_in_two_accounts_plan_apply_and_destroy_in_one_run() {
         .has("AssumeRole failed")
         .has("(2b)");
 
+    // `whoami --assume-role` says who the calls would run as, and from which source.
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    aws_sdk_iam::Client::new(&other).create_role().role_name("provision-reader").assume_role_policy_document(trust).send().await.unwrap();
+    emu.provision(p.path(), &["whoami", "--assume-role", &format!("arn:aws:iam::{OTHER}:role/provision-reader")])
+        .ok()
+        .has(&format!("caller:      arn:aws:sts::{OTHER}:assumed-role/provision-reader/provision"))
+        .has(&format!("account:     {OTHER}"))
+        .has("[ProvisionAssumeRole]");
+
     emu.provision(p.path(), &["destroy", "-s", "stacks", "--auto-approve"]).ok().has("Destroy complete! Resources: 2 destroyed.");
     assert!(repositories(&emu.sdk_config().await).await.is_empty());
     assert!(repositories(&other).await.is_empty());
