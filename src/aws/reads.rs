@@ -76,6 +76,8 @@ impl Reads {
                     .get_account_authorization_details()
                     .filter(EntityType::Role)
                     .filter(EntityType::LocalManagedPolicy)
+                    // IAM's largest page: the pages come one after another, each a round trip.
+                    .max_items(1000)
                     .into_paginator()
                     .send()
                     .collect()
