@@ -36,7 +36,14 @@ def main():
 
     import logging
     from werkzeug.serving import make_server
+    from moto import backends
     from moto.server import DomainDispatcherApplication, create_backend_app
+
+    # moto lists its package directory (a stat per service, ~180) twice for every request, under
+    # a lock: about half the emulator's CPU per call, and the emulator serves one call at a time
+    # (Python's GIL). The directory does not change while it runs.
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
 
     from aws import Emulator
     from kube import KubeServer

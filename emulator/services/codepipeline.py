@@ -1,15 +1,17 @@
 """CodePipeline corrections over moto: timestamps as epoch numbers (AWS JSON protocols send
-numbers; moto sends ISO strings, which the Go SDK cannot parse), `{}` for empty answers, and a
-trust check that accepts a list of service principals."""
+numbers; moto sends ISO strings, which the Go SDK cannot parse), `{}` for empty answers, a
+trust check that accepts a list of service principals, and AWS's error for a name in use."""
 import datetime
 import json
 import threading
 import urllib.parse
 
-from .base import Response, moto_backend
+from .base import AwsError, Response, moto_backend
 
 SERVICE = "codepipeline"
 _patched = threading.Event()
+# The name check and the create are one step, so that of two racing creates exactly one wins.
+CREATE_LOCK = threading.Lock()
 
 
 def _patch_trust_check():
@@ -79,7 +81,19 @@ def through_moto(call):
     return Response(resp.status, resp.headers, json.dumps(epoch_timestamps(body, shape)).encode())
 
 
-OPERATIONS = {}
+def create_pipeline(call):
+    """A taken name is PipelineNameInUseException on AWS (moto says InvalidStructureException)."""
+    from moto.codepipeline.models import codepipeline_backends
+    name = (call.json.get("pipeline") or {}).get("name")
+    with CREATE_LOCK:
+        backend = moto_backend(codepipeline_backends, call.account, call.region)
+        if backend and name in backend.pipelines:
+            raise AwsError("PipelineNameInUseException",
+                           f"A pipeline with the name '{name}' already exists in account '{call.account}'")
+        return through_moto(call)
+
+
+OPERATIONS = {"CreatePipeline": create_pipeline}
 DEFAULT = through_moto
 
 

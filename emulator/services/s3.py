@@ -1,5 +1,5 @@
-"""S3 corrections over moto: tags given in CreateBucketConfiguration, GetBucketVersioning's root
-element, and the operation names S3's REST routes stand for."""
+"""S3 corrections over moto: tags given in CreateBucketConfiguration, a deleted bucket's tags gone
+with it, GetBucketVersioning's root element, and the operation names S3's REST routes stand for."""
 import threading
 import xml.etree.ElementTree as ET
 
@@ -78,6 +78,20 @@ def create_bucket(call):
     return resp
 
 
+def delete_bucket(call):
+    """moto keeps a deleted bucket's tags under its ARN, and a new bucket of the same name would
+    inherit them: drop them with the bucket."""
+    from moto.s3.models import s3_backends
+    backend = s3_backends[call.account]["aws"]
+    name = call.path.strip("/").split("/")[0]
+    with LOCK:
+        bucket = backend.buckets.get(name)
+        resp = call.moto()
+        if bucket is not None and resp.status < 300 and name not in backend.buckets:
+            backend.tagger.delete_all_tags_for_resource(bucket.arn)
+    return resp
+
+
 def get_bucket_tagging(call):
     with LOCK:
         return call.moto()
@@ -89,7 +103,7 @@ def get_bucket_versioning(call):
     return Response(resp.status, resp.headers, resp.body.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration"))
 
 
-OPERATIONS = {"CreateBucket": create_bucket, "GetBucketTagging": get_bucket_tagging,
+OPERATIONS = {"CreateBucket": create_bucket, "DeleteBucket": delete_bucket, "GetBucketTagging": get_bucket_tagging,
               "GetBucketVersioning": get_bucket_versioning}
 
 

@@ -374,6 +374,19 @@ def test_s3_create_bucket_with_tags(emu):
         s3.get_bucket_tagging(Bucket="untagged")
 
 
+def test_s3_recreated_bucket_starts_without_the_old_tags(emu):
+    s3 = client(emu, "s3")
+    s3.create_bucket(Bucket="reborn", CreateBucketConfiguration={"Tags": [{"Key": "stack", "Value": "old"}]})
+    s3.put_bucket_tagging(Bucket="reborn", Tagging={"TagSet": [{"Key": "stack", "Value": "older"}]})
+    s3.delete_bucket(Bucket="reborn")
+    s3.create_bucket(Bucket="reborn")
+    with pytest.raises(botocore.exceptions.ClientError, match="NoSuchTagSet"):
+        s3.get_bucket_tagging(Bucket="reborn")
+    s3.delete_bucket(Bucket="reborn")
+    s3.create_bucket(Bucket="reborn", CreateBucketConfiguration={"Tags": [{"Key": "stack", "Value": "new"}]})
+    assert s3.get_bucket_tagging(Bucket="reborn")["TagSet"] == [{"Key": "stack", "Value": "new"}]
+
+
 def test_ecr_describe_repositories_pages_and_rejects_missing_names(emu):
     ecr = client(emu, "ecr", "sa-east-1")
     names = [f"page-{i}" for i in range(5)]
@@ -391,6 +404,17 @@ def test_ecr_describe_repositories_pages_and_rejects_missing_names(emu):
     assert len(last["repositories"]) == 5 and "nextToken" not in last
     with pytest.raises(ecr.exceptions.InvalidParameterException):
         ecr.describe_repositories(repositoryNames=["page-1"], maxResults=1)
+
+
+def test_codepipeline_duplicate_create_is_name_in_use(emu):
+    cp = client(emu, "codepipeline", "us-west-1")
+    make_pipeline(emu, "twice", [("stack", "first")], region="us-west-1")
+    with pytest.raises(cp.exceptions.PipelineNameInUseException):
+        make_pipeline(emu, "twice", [("stack", "second")], region="us-west-1")
+    arn = cp.get_pipeline(name="twice")["metadata"]["pipelineArn"]
+    assert cp.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "stack", "value": "first"}]
+    cp.delete_pipeline(name="twice")
+    make_pipeline(emu, "twice", region="us-west-1")
 
 
 def test_codepipeline_timestamps_are_epoch_numbers(emu):

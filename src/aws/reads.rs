@@ -9,6 +9,7 @@ use crate::contract::{Tags, OWNER_TAG};
 use aws_sdk_iam::types::{EntityType, ManagedPolicyDetail, RoleDetail};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use std::collections::HashMap;
 use std::future::Future;
 use tokio::sync::OnceCell;
 
@@ -26,15 +27,23 @@ pub struct IamDetails {
     pub policies: Vec<ManagedPolicyDetail>,
 }
 
+/// What `ListRoles` adds to the account details: a role's description and session length.
+#[derive(Debug, Clone, Default)]
+pub struct RoleExtras {
+    pub description: Option<String>,
+    pub max_session_duration: Option<i32>,
+}
+
 pub struct Reads {
     stack: String,
     tagged: OnceCell<Vec<Tagged>>,
     iam: OnceCell<IamDetails>,
+    role_extras: OnceCell<HashMap<String, RoleExtras>>,
 }
 
 impl Reads {
     pub fn new(stack: &str) -> Self {
-        Reads { stack: stack.to_string(), tagged: OnceCell::new(), iam: OnceCell::new() }
+        Reads { stack: stack.to_string(), tagged: OnceCell::new(), iam: OnceCell::new(), role_extras: OnceCell::new() }
     }
 
     /// Everything in the region carrying `provision:stack=<stack>` whose ARN is of `service`
@@ -67,6 +76,8 @@ impl Reads {
                     .get_account_authorization_details()
                     .filter(EntityType::Role)
                     .filter(EntityType::LocalManagedPolicy)
+                    // IAM's largest page: the pages come one after another, each a round trip.
+                    .max_items(1000)
                     .into_paginator()
                     .send()
                     .collect()
@@ -78,6 +89,24 @@ impl Reads {
                     d.policies.extend(page.policies().iter().cloned());
                 }
                 Ok::<_, crate::Error>(d)
+            })
+            .await
+    }
+
+    /// Every role's description and session length by name: the account details lack them, and
+    /// `ListRoles` pages through a thousand roles per call where `GetRole` takes one.
+    pub async fn role_extras(&self, aws: &Aws) -> crate::Result<&HashMap<String, RoleExtras>> {
+        self.role_extras
+            .get_or_try_init(|| async {
+                let pages: Vec<_> = aws.iam().list_roles().max_items(1000).into_paginator().send().collect().await;
+                let mut out = HashMap::new();
+                for page in pages {
+                    for r in page.op("ListRoles")?.roles() {
+                        let extras = RoleExtras { description: r.description().map(str::to_string), max_session_duration: r.max_session_duration() };
+                        out.insert(r.role_name().to_string(), extras);
+                    }
+                }
+                Ok::<_, crate::Error>(out)
             })
             .await
     }

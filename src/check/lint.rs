@@ -4,10 +4,11 @@
 //! (attaching a broad one is what `full-access-policy` / `admin-access` report).
 
 use super::catalog::{Catalog, Known};
-use super::hops::{condition_values, name_of, plaintext_vars, s, sub_problem, Stack};
+use super::hops::{condition_values, name_of, plaintext_vars, s, sub_problem, Role, Stack};
 use super::policy::{covers_prefix, glob, is_root_of, Effect, Policy};
 use super::{Context, Finding, Options, Resource, Severity};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// A lint rule: stable id, default severity, what it flags and what to do instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,9 +125,10 @@ fn where_(p: &Policy, index: usize, sid: &Option<String>) -> String {
 pub fn lint(resources: &[Resource], ctx: &Context, opts: &Options) -> Vec<Finding> {
     let st = Stack::new(resources, ctx, opts);
     let mut out = vec![];
+    let assumers = assumers(&st);
     for role in &st.roles {
         attachments(role.r, &mut out);
-        trust_rules(&st, role.r, &role.arn, &role.trust, &mut out);
+        trust_rules(&assumers, role.r, &role.arn, &role.trust, &mut out);
         document_rules(role.r, &role.trust, ctx, true, &mut out);
         for p in role.identity.iter().filter(|p| p.name.starts_with("inline policy")) {
             document_rules(role.r, p, ctx, false, &mut out);
@@ -192,37 +194,38 @@ fn attachments(r: &Resource, out: &mut Vec<Finding>) {
     }
 }
 
-/// Roles of the stack that assume `target_arn`: service roles of build projects whose environment
-/// holds the ARN, and roles whose own policies name it as the resource of sts:AssumeRole.
-fn assumers(st: &Stack, target_arn: &str) -> Vec<(String, String, String)> {
-    let mut out: Vec<(String, String, String)> = vec![];
-    let mut add = |r: &super::hops::Role| {
-        if r.arn != target_arn && !out.iter().any(|(_, _, a)| a == &r.arn) {
-            out.push((r.r.address.clone(), r.name.clone(), r.arn.clone()));
+/// Who assumes whom: for each ARN, the roles of the stack that assume it — service roles of build
+/// projects whose environment holds the ARN, and roles whose own policies name it as the resource
+/// of sts:AssumeRole — as (address, name, ARN). Built once: looking it up per role would scan every
+/// project and statement for each of them.
+fn assumers<'s, 'a>(st: &'s Stack<'a>) -> HashMap<String, Vec<&'s Role<'a>>> {
+    let mut out: HashMap<String, Vec<&Role>> = HashMap::new();
+    let mut add = |target: &str, r: &'s Role<'a>| {
+        let list = out.entry(target.to_string()).or_default();
+        if r.arn != target && !list.iter().any(|x| x.arn == r.arn) {
+            list.push(r);
         }
     };
     for c in st.of_kind("codebuild_project") {
-        if plaintext_vars(c).iter().any(|(_, v)| v == target_arn) {
-            if let Some(r) = s(&c.state, "service_role").and_then(|a| st.role_by_arn(a)) {
-                add(r);
+        if let Some(r) = s(&c.state, "service_role").and_then(|a| st.role_by_arn(a)) {
+            for (_, v) in plaintext_vars(c) {
+                add(&v, r);
             }
         }
     }
     for r in &st.roles {
-        let names_it = r
-            .identity
-            .iter()
-            .flat_map(|p| &p.statements)
-            // The cheap test first: most statements do not name the role at all.
-            .any(|s| s.effect == Effect::Allow && s.resources().iter().any(|x| x == target_arn) && s.covers_action("sts:AssumeRole"));
-        if names_it {
-            add(r);
+        for stmt in r.identity.iter().flat_map(|p| &p.statements) {
+            if stmt.effect == Effect::Allow && stmt.covers_action("sts:AssumeRole") {
+                for x in stmt.resources() {
+                    add(x, r);
+                }
+            }
         }
     }
     out
 }
 
-fn trust_rules(st: &Stack, r: &Resource, me: &str, trust: &Policy, out: &mut Vec<Finding>) {
+fn trust_rules(assumers: &HashMap<String, Vec<&Role>>, r: &Resource, me: &str, trust: &Policy, out: &mut Vec<Finding>) {
     for stmt in &trust.statements {
         if stmt.effect != Effect::Allow {
             continue;
@@ -235,7 +238,8 @@ fn trust_rules(st: &Stack, r: &Resource, me: &str, trust: &Policy, out: &mut Vec
         let accounts: Vec<&String> =
             aws.iter().filter(|p| (p.len() == 12 && p.chars().all(|c| c.is_ascii_digit())) || p.split(':').nth(4).is_some_and(|a| is_root_of(p, a))).collect();
         if !accounts.is_empty() {
-            let who = assumers(st, me);
+            let who: Vec<(String, String, String)> =
+                assumers.get(me).into_iter().flatten().map(|r| (r.r.address.clone(), r.name.clone(), r.arn.clone())).collect();
             let (msg, help) = if who.is_empty() {
                 (format!("{at} admits the whole account ({})", accounts.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")), None)
             } else {

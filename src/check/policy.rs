@@ -311,6 +311,14 @@ pub fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
     if !pattern.contains(['*', '?']) && pattern.is_ascii() && text.is_ascii() {
         return if ignore_case { pattern.eq_ignore_ascii_case(text) } else { pattern == text };
     }
+    // Most wildcard patterns fail on their literal head (another service, another ARN prefix).
+    let head = literal_head(pattern);
+    if head.is_ascii() && text.is_ascii() {
+        let start = text.get(..head.len());
+        if !start.is_some_and(|t| if ignore_case { t.eq_ignore_ascii_case(head) } else { t == head }) {
+            return false;
+        }
+    }
     let (p, t): (Vec<char>, Vec<char>) = if ignore_case {
         (pattern.to_lowercase().chars().collect(), text.to_lowercase().chars().collect())
     } else {
@@ -334,6 +342,19 @@ pub fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
         }
     }
     p[pi..].iter().all(|&c| c == '*')
+}
+
+/// The part of `pattern` before its first wildcard.
+fn literal_head(pattern: &str) -> &str {
+    &pattern[..pattern.find(['*', '?']).unwrap_or(pattern.len())]
+}
+
+/// Whether `pattern`'s literal head and `prefix` disagree before either ends: then no string
+/// starting with `prefix` can match, and the state walk below is not needed.
+fn heads_differ(pattern: &str, prefix: &str) -> bool {
+    let head = literal_head(pattern);
+    let n = head.len().min(prefix.len());
+    head.as_bytes()[..n] != prefix.as_bytes()[..n]
 }
 
 /// Pattern positions reachable after reading `prefix` (a `*` may match nothing).
@@ -372,6 +393,9 @@ fn states_after(pattern: &[char], prefix: &str) -> Vec<bool> {
 /// few characters (the ids a service appends are never empty): after reading the prefix, what is
 /// left of the pattern must be wildcards only, one of them a `*`.
 pub fn covers_prefix(pattern: &str, prefix: &str) -> bool {
+    if !pattern.contains('*') || heads_differ(pattern, prefix) {
+        return false;
+    }
     let p: Vec<char> = pattern.chars().collect();
     let s = states_after(&p, prefix);
     (0..=p.len()).any(|i| s[i] && p[i..].contains(&'*') && p[i..].iter().all(|&c| c == '*' || c == '?'))
@@ -379,6 +403,9 @@ pub fn covers_prefix(pattern: &str, prefix: &str) -> bool {
 
 /// Whether `pattern` could match some string that starts with `prefix`.
 fn may_match_prefix(pattern: &str, prefix: &str) -> bool {
+    if heads_differ(pattern, prefix) {
+        return false;
+    }
     let p: Vec<char> = pattern.chars().collect();
     states_after(&p, prefix).iter().any(|&x| x)
 }

@@ -84,21 +84,19 @@ impl Resource for IamRole {
             .roles
             .iter()
             .filter(|r| wanted.contains_key(r.role_name().unwrap_or_default()) || r.tags().iter().any(|t| t.key() == OWNER_TAG && t.value() == ctx.stack))
-            .cloned()
             .collect();
-        aws::reads::each(ctx.settings.read_parallelism, relevant, |r| {
-            let read_more = wanted.get(r.role_name().unwrap_or_default()).map(|w| w.description.is_some() || w.max_session_duration.is_some());
-            async move {
+        // Description and session length are not in the account details: read them only for the
+        // roles whose stack entry sets them (unset fields are not compared).
+        let read_more = |r: &aws_sdk_iam::types::RoleDetail| {
+            wanted.get(r.role_name().unwrap_or_default()).is_some_and(|w| w.description.is_some() || w.max_session_duration.is_some())
+        };
+        let extras = if relevant.iter().any(|r| read_more(r)) { Some(reads.role_extras(&ctx.aws).await?) } else { None };
+        relevant
+            .into_iter()
+            .map(|r| {
                 let name = r.role_name().unwrap_or_default().to_string();
-                // Description and session length are not in the account details: read them only
-                // when the stack sets them (unset fields are not compared).
-                let (description, max_session_duration) = match read_more {
-                    Some(true) => {
-                        let role = ctx.aws.iam().get_role().role_name(&name).send().await.op("GetRole")?.role;
-                        (role.as_ref().and_then(|r| r.description().map(str::to_string)), role.as_ref().and_then(|r| r.max_session_duration()))
-                    }
-                    _ => (None, None),
-                };
+                let extra = extras.filter(|_| read_more(r)).and_then(|e| e.get(&name)).cloned().unwrap_or_default();
+                let (description, max_session_duration) = (extra.description, extra.max_session_duration);
                 let mut managed: Vec<String> = r.attached_managed_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect();
                 managed.sort();
                 let state = State {
@@ -116,9 +114,8 @@ impl Resource for IamRole {
                     tags: r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
                 };
                 Ok(Live::new(state).attr("arn", r.arn().unwrap_or_default()).attr("unique_id", r.role_id().unwrap_or_default()))
-            }
-        })
-        .await
+            })
+            .collect()
     }
 
     async fn create(&self, op: &Op<'_>, s: &State) -> Result<BTreeMap<String, String>> {
