@@ -3,7 +3,7 @@
 
 use crate::aws::{Aws, CallResult};
 use crate::check::{self, AuthMode, Context, ManagedPolicies, Options, Report, SourceLocation, Suppression, Tone};
-use crate::contract::{Ctx, Limits, Settings, UNKNOWN};
+use crate::contract::{Ctx, Settings, Shared, UNKNOWN};
 use crate::engine::plan::resolved;
 use crate::kube::Clusters;
 use crate::render::Style;
@@ -25,7 +25,7 @@ pub fn offline(stack: &Stack) -> Ctx {
         settings: Settings::default(),
         backup_dir: Default::default(),
         clusters: Clusters::default(),
-        limits: Arc::new(Limits::new(8)),
+        shared: Arc::new(Shared::new(8)),
     }
 }
 

@@ -142,7 +142,10 @@ async fn throttled_calls_are_ridden_out_by_every_stack_of_the_run() {
     // IAM refuses the next six role creations with `Throttling`, whichever stack makes them.
     emu.fault("iam", "CreateRole", "throttle", 6);
     emu.provision(p.path(), &["apply", "-s", "stacks", "--auto-approve"]).ok().has("team-c  ").lacks("failed:").lacks("still creating");
-    assert_eq!(emu.calls()["by_operation"]["iam.CreateRole"].as_i64(), Some(9), "three roles, six throttled attempts retried");
+    let calls = emu.calls()["by_operation"].clone();
+    assert_eq!(calls["iam.CreateRole"].as_i64(), Some(9), "three roles, six throttled attempts retried");
+    // IAM's account-wide listing is read once for the three stacks of the account.
+    assert_eq!(calls["iam.GetAccountAuthorizationDetails"].as_i64(), Some(1), "{calls}");
     let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
     for t in ["team-a", "team-b", "team-c"] {
         iam.get_role().role_name(format!("{t}-build")).send().await.unwrap();

@@ -11,6 +11,7 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 /// A resource carrying the stack's tag, as the Tagging API reports it.
@@ -34,16 +35,29 @@ pub struct RoleExtras {
     pub max_session_duration: Option<i32>,
 }
 
-pub struct Reads {
-    stack: String,
-    tagged: OnceCell<Vec<Tagged>>,
+/// IAM's account-wide listings: the same for every stack in the account, so the plans of one run
+/// read them once.
+#[derive(Debug, Default)]
+pub struct AccountReads {
     iam: OnceCell<IamDetails>,
     role_extras: OnceCell<HashMap<String, RoleExtras>>,
 }
 
+pub struct Reads {
+    stack: String,
+    tagged: OnceCell<Vec<Tagged>>,
+    account: Arc<AccountReads>,
+}
+
 impl Reads {
+    /// Reads of its own (a resource read again during apply must see the account as it is now).
     pub fn new(stack: &str) -> Self {
-        Reads { stack: stack.to_string(), tagged: OnceCell::new(), iam: OnceCell::new(), role_extras: OnceCell::new() }
+        Reads::sharing(stack, Arc::default())
+    }
+
+    /// Reads that share the account-wide listings with the run's other plans in this account.
+    pub fn sharing(stack: &str, account: Arc<AccountReads>) -> Self {
+        Reads { stack: stack.to_string(), tagged: OnceCell::new(), account }
     }
 
     /// Everything in the region carrying `provision:stack=<stack>` whose ARN is of `service`
@@ -69,7 +83,8 @@ impl Reads {
     }
 
     pub async fn iam(&self, aws: &Aws) -> crate::Result<&IamDetails> {
-        self.iam
+        self.account
+            .iam
             .get_or_try_init(|| async {
                 let pages: Vec<_> = aws
                     .iam()
@@ -96,7 +111,8 @@ impl Reads {
     /// Every role's description and session length by name: the account details lack them, and
     /// `ListRoles` pages through a thousand roles per call where `GetRole` takes one.
     pub async fn role_extras(&self, aws: &Aws) -> crate::Result<&HashMap<String, RoleExtras>> {
-        self.role_extras
+        self.account
+            .role_extras
             .get_or_try_init(|| async {
                 let pages: Vec<_> = aws.iam().list_roles().max_items(1000).into_paginator().send().collect().await;
                 let mut out = HashMap::new();

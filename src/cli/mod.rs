@@ -2,7 +2,7 @@
 //! and the one error reporter.
 
 use crate::aws::{self, Aws};
-use crate::contract::{Action, Address, AssumeRole, Ctx, Limits, Mode, Partial, Plan, Registry, ADDRESS_TAG, OWNER_TAG};
+use crate::contract::{Action, Address, AssumeRole, Ctx, Mode, Partial, Plan, Registry, Shared, ADDRESS_TAG, OWNER_TAG};
 use crate::engine::{self, adopt, apply, output, plan, saved};
 use crate::files;
 use crate::render::{self, Style};
@@ -330,13 +330,13 @@ fn load_path(global: &Global, path: &Path) -> crate::Result<Stack> {
 
 /// The AWS connections of a run. Stacks that act with the same credentials, role and region share
 /// one (its clients and connection pools, one GetCallerIdentity); stacks in the same account share
-/// the limit on changes in flight per service.
+/// the limit on changes in flight per service and one read of IAM's account-wide picture.
 #[derive(Default)]
 struct Connections {
     /// An MFA profile's session, asked for once per run.
     mfa: tokio::sync::OnceCell<Option<aws_credential_types::Credentials>>,
     shared: std::sync::Mutex<HashMap<ConnectionKey, Arc<Connecting>>>,
-    limits: std::sync::Mutex<HashMap<String, Arc<Limits>>>,
+    per_account: std::sync::Mutex<HashMap<String, Arc<Shared>>>,
 }
 
 /// A connection being made (or made, or failed): the first stack that needs it makes it.
@@ -391,15 +391,15 @@ impl Connections {
             })
             .await
             .clone()?;
-        let limits = self
-            .limits
+        let shared = self
+            .per_account
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(connection.account_id.clone())
-            .or_insert_with(|| Arc::new(Limits::new(s.parallelism)))
+            .or_insert_with(|| Arc::new(Shared::new(s.parallelism)))
             .clone();
         let backups = stack::load::project_root(path).join(".provision/backups");
-        Ok(connection.ctx(&stack.name, stack.settings.clone(), backups, limits))
+        Ok(connection.ctx(&stack.name, stack.settings.clone(), backups, shared))
     }
 }
 

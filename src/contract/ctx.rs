@@ -3,6 +3,7 @@
 
 use super::observer::{Observer, Status};
 use super::state::Address;
+use crate::aws::reads::AccountReads;
 use crate::aws::{retry, Aws, AwsError};
 use crate::kube::Clusters;
 use std::future::Future;
@@ -76,6 +77,21 @@ impl Limits {
     }
 }
 
+/// What the stacks of one run that act in the same account share.
+#[derive(Debug)]
+pub struct Shared {
+    pub limits: Limits,
+    /// IAM's account-wide listings (every role and customer-managed policy), read once for all of
+    /// the run's plans in this account.
+    pub reads: Arc<AccountReads>,
+}
+
+impl Shared {
+    pub fn new(parallelism: usize) -> Self {
+        Shared { limits: Limits::new(parallelism), reads: Default::default() }
+    }
+}
+
 pub struct Ctx {
     pub aws: Arc<Aws>,
     /// The stack name: the value of the ownership tag.
@@ -88,8 +104,8 @@ pub struct Ctx {
     pub backup_dir: PathBuf,
     /// EKS clusters described in this run.
     pub clusters: Clusters,
-    /// Changes in flight per service, shared with the run's other stacks in this account.
-    pub limits: Arc<Limits>,
+    /// Shared with the run's other stacks in this account.
+    pub shared: Arc<Shared>,
 }
 
 impl Ctx {

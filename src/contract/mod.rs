@@ -10,7 +10,7 @@ pub mod plan;
 pub mod schema;
 pub mod state;
 
-pub use ctx::{AssumeRole, Ctx, Limits, Op, Settings};
+pub use ctx::{AssumeRole, Ctx, Limits, Op, Settings, Shared};
 pub use kind::{Kind, Live, Registry, Resource};
 pub use observer::{Observer, Silent, Status};
 pub use plan::{Action, Counts, DeleteReason, Mode, Partial, Plan, Step, FORMAT_VERSION};

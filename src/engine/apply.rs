@@ -133,7 +133,7 @@ impl Run<'_> {
         }
         // The service is the kind's first word (iam_role -> iam, eks_access_entry -> eks).
         let service = step.address.kind.split('_').next().unwrap_or_default();
-        let _slot = self.ctx.limits.acquire(service).await;
+        let _slot = self.ctx.shared.limits.acquire(service).await;
         let status = Status::default();
         self.observer.started(step);
         let start = Instant::now();

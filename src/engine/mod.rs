@@ -16,7 +16,7 @@ pub mod schedule;
 mod tests;
 
 use crate::aws::{Aws, CallResult};
-use crate::contract::{Ctx, Limits, Settings};
+use crate::contract::{Ctx, Settings, Shared};
 use crate::kube::Clusters;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,8 +43,8 @@ pub async fn connect(aws: Arc<Aws>) -> crate::Result<Connection> {
 
 impl Connection {
     /// The context of one stack's run.
-    pub fn ctx(&self, stack: &str, settings: Settings, backup_dir: PathBuf, limits: Arc<Limits>) -> Ctx {
+    pub fn ctx(&self, stack: &str, settings: Settings, backup_dir: PathBuf, shared: Arc<Shared>) -> Ctx {
         let Connection { aws, account_id, partition, region } = self.clone();
-        Ctx { aws, stack: stack.to_string(), account_id, region, partition, settings, backup_dir, clusters: Clusters::default(), limits }
+        Ctx { aws, stack: stack.to_string(), account_id, region, partition, settings, backup_dir, clusters: Clusters::default(), shared }
     }
 }

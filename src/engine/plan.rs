@@ -63,7 +63,7 @@ pub async fn plan(ctx: &Ctx, stack: &Stack, registry: &dyn Registry, opts: &Opti
     for (i, r) in stack.resources.iter().enumerate() {
         wanted.entry(kind_of(registry, r).name()).or_default().push(first[i].clone());
     }
-    let reads = Reads::new(&ctx.stack);
+    let reads = Reads::sharing(&ctx.stack, ctx.shared.reads.clone());
     let mut found = inventory(ctx, registry, &reads, &wanted).await?;
 
     // 2. Again in dependency order, now with live attributes (the ARN of an existing connection).

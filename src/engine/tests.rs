@@ -127,7 +127,7 @@ fn ctx(parallelism: usize) -> Ctx {
         settings: Settings { parallelism, ..Settings::default() },
         backup_dir: Default::default(),
         clusters: Clusters::default(),
-        limits: Arc::new(Limits::new(8)),
+        shared: Arc::new(Shared::new(8)),
     }
 }
 
@@ -175,11 +175,11 @@ async fn creates_follow_references_and_destroy_goes_in_reverse() {
 #[tokio::test]
 async fn stacks_in_one_account_share_the_limit_on_changes_per_service() {
     let (fake, registry) = setup(Duration::from_millis(20));
-    let limits = Arc::new(Limits::new(2));
+    let shared = Arc::new(Shared::new(2));
     let four = |name: &str| format!("stack: {name}\nresources:\n{}", (0..4).map(|i| format!("  fake.r{i}:\n    name: {name}-{i}\n")).collect::<String>());
     let (mut one, mut two) = (ctx(4), ctx(4));
     (one.stack, two.stack) = ("one".into(), "two".into());
-    (one.limits, two.limits) = (limits.clone(), limits);
+    (one.shared, two.shared) = (shared.clone(), shared);
     let (a, b) = (stack(&registry, &four("one")), stack(&registry, &four("two")));
     let (x, y) = tokio::join!(run(&one, &a, &registry, Mode::Apply), run(&two, &b, &registry, Mode::Apply));
     assert!(x.ok() && y.ok(), "{x:?} {y:?}");
