@@ -389,18 +389,27 @@ async fn provision_ci_example_applies_and_destroys() {
     let emu = Emulator::start();
     let p = example("provision-ci.yaml");
     emu.provision(p.path(), &["validate"]).ok();
-    full_cycle(&emu, &p, 16);
+    full_cycle(&emu, &p, 17);
     let cfg = emu.sdk_config().await;
-    let pipeline = aws_sdk_codepipeline::Client::new(&cfg).get_pipeline().name("provision-ci").send().await.unwrap().pipeline.unwrap();
+    let cp = aws_sdk_codepipeline::Client::new(&cfg);
+    let pipeline = cp.get_pipeline().name("provision-ci").send().await.unwrap().pipeline.unwrap();
     assert_eq!(pipeline.execution_mode().map(|m| m.as_str()), Some("QUEUED"));
     let stages: Vec<&str> = pipeline.stages().iter().map(|s| s.name()).collect();
     assert_eq!(stages, ["Source", "Plan", "Approval", "Apply"]);
+    // Pull requests to main that touch the stacks start the read-only plan pipeline.
+    let prs = cp.get_pipeline().name("provision-ci-pull-requests").send().await.unwrap().pipeline.unwrap();
+    let git = prs.triggers()[0].git_configuration().unwrap();
+    assert_eq!(git.source_action_name(), "Source");
+    let filter = &git.pull_request()[0];
+    assert_eq!(filter.events().iter().map(|e| e.as_str()).collect::<Vec<_>>(), ["OPEN", "UPDATED"]);
+    assert_eq!(filter.branches().unwrap().includes(), ["main"]);
+    assert_eq!(filter.file_paths().unwrap().includes(), ["stacks/**", "policies/**"]);
     let ev = aws_sdk_eventbridge::Client::new(&cfg);
     assert_eq!(ev.describe_rule().name("provision-ci-drift-daily").send().await.unwrap().schedule_expression(), Some("rate(1 day)"));
     let target = &ev.list_targets_by_rule().rule("provision-ci-drift-daily").send().await.unwrap().targets()[0].clone();
     assert!(target.arn().ends_with(":provision-ci-drift"), "{target:?}");
     emu.provision(p.path(), &["destroy", "--auto-approve"]).ok();
-    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(2).has("Plan: 16 to add, 0 to change, 0 to destroy.");
+    emu.provision(p.path(), &["plan", "--detailed-exitcode"]).code(2).has("Plan: 17 to add, 0 to change, 0 to destroy.");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ use crate::contract::{Attrs, Ctx, Live, Op, Resource, Tags};
 use crate::Result;
 use async_trait::async_trait;
 use aws_sdk_codepipeline::types::{
-    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType, ExecutionMode, InputArtifact, OutputArtifact,
-    PipelineDeclaration, PipelineType, StageDeclaration, Tag,
+    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType, ExecutionMode, GitBranchFilterCriteria, GitConfiguration,
+    GitFilePathFilterCriteria, GitPullRequestEventType, GitPullRequestFilter, GitPushFilter, GitTagFilterCriteria, InputArtifact, OutputArtifact,
+    PipelineDeclaration, PipelineTriggerDeclaration, PipelineTriggerProviderType, PipelineType, StageDeclaration, Tag,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,6 +34,29 @@ const ACTION: &[Field] = &[
     field("namespace", STRING, "variable namespace"),
 ];
 
+const PATTERNS: &[Field] = &[
+    field("includes", Ty::List(&STRING), "glob patterns that start a run").default(Lit::EmptyList),
+    field("excludes", Ty::List(&STRING), "glob patterns that never do").default(Lit::EmptyList),
+];
+
+const PUSH: &[Field] = &[
+    field("branches", Ty::Struct(PATTERNS), "branches pushed to"),
+    field("file_paths", Ty::Struct(PATTERNS), "files the push changes"),
+    field("tags", Ty::Struct(PATTERNS), "git tags pushed"),
+];
+
+const PULL_REQUEST: &[Field] = &[
+    field("events", Ty::Set(&Ty::Enum(&["OPEN", "UPDATED", "CLOSED"])), "pull-request events that start a run").required(),
+    field("branches", Ty::Struct(PATTERNS), "the pull request's target branches"),
+    field("file_paths", Ty::Struct(PATTERNS), "files the pull request changes"),
+];
+
+const TRIGGER: &[Field] = &[
+    field("source_action", text(1, 100), "the first stage's CodeStarSourceConnection action the trigger starts").required(),
+    field("push", Ty::List(&Ty::Struct(PUSH)), "push filters").default(Lit::EmptyList),
+    field("pull_request", Ty::List(&Ty::Struct(PULL_REQUEST)), "pull-request filters").default(Lit::EmptyList),
+];
+
 const STAGE: &[Field] =
     &[field("name", text(1, 100), "stage name").required(), field("actions", Ty::List(&Ty::Struct(ACTION)), "the stage's actions").required()];
 
@@ -49,6 +73,8 @@ pub static SCHEMA: Schema = Schema {
         field("role_arn", STRING, "the pipeline's service role").required(),
         field("artifact_bucket", STRING, "S3 bucket name of the artifact store").required(),
         field("stages", Ty::List(&Ty::Struct(STAGE)), "at least two stages; the first holds only Source actions").required(),
+        field("triggers", Ty::List(&Ty::Struct(TRIGGER)), "V2: git events that start a run (e.g. pull requests, for plans); none: every push to the source branch")
+            .default(Lit::EmptyList),
         TAGS,
     ],
     attributes: &[attr("name", "pipeline name"), attr("arn", "pipeline ARN")],
@@ -68,7 +94,32 @@ pub struct State {
     role_arn: String,
     artifact_bucket: String,
     stages: Vec<Stage>,
+    triggers: Vec<Trigger>,
     tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trigger {
+    source_action: String,
+    push: Vec<GitFilter>,
+    pull_request: Vec<GitFilter>,
+}
+
+/// A push or pull-request filter (`events` only for pull requests, `tags` only for pushes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GitFilter {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    events: Vec<String>,
+    branches: Option<Patterns>,
+    file_paths: Option<Patterns>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tags: Option<Patterns>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Patterns {
+    includes: Vec<String>,
+    excludes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,6 +217,50 @@ fn check_structure(props: &Value) -> Vec<PropError> {
         }
         for a in &actions {
             produced.extend(a["output_artifacts"].as_array().into_iter().flatten().filter_map(|o| o.as_str().map(str::to_string)));
+        }
+    }
+    check_triggers(props, &stages[0])
+}
+
+/// Triggers are V2's, and each names a connection source action of the first stage.
+fn check_triggers(props: &Value, first_stage: &Value) -> Vec<PropError> {
+    let triggers = props["triggers"].as_array().cloned().unwrap_or_default();
+    if triggers.is_empty() {
+        return Vec::new();
+    }
+    if props["pipeline_type"].as_str() != Some("V2") {
+        return vec![PropError::at(keys(&["triggers"]), "triggers need a V2 pipeline", "set `pipeline_type: V2`")];
+    }
+    let sources: Vec<&str> = first_stage["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["provider"].as_str() == Some("CodeStarSourceConnection"))
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    for (i, t) in triggers.iter().enumerate() {
+        let path = || vec![PathSeg::Key("triggers".into()), PathSeg::Index(i)];
+        let name = t["source_action"].as_str().unwrap_or_default();
+        if !sources.contains(&name) {
+            let mut at = path();
+            at.push(PathSeg::Key("source_action".into()));
+            return vec![PropError::at(
+                at,
+                format!("`{name}` is not a CodeStarSourceConnection action of the first stage"),
+                if sources.is_empty() {
+                    "triggers start runs from a connection source: add one to the first stage".to_string()
+                } else {
+                    format!("name one of: {}", sources.join(", "))
+                },
+            )];
+        }
+        let empty = |k: &str| t[k].as_array().is_none_or(|v| v.is_empty());
+        if empty("push") && empty("pull_request") {
+            return vec![PropError::at(
+                path(),
+                "a trigger needs `push` or `pull_request` filters",
+                "e.g. `pull_request: [{ events: [OPEN, UPDATED], branches: { includes: [main] } }]`",
+            )];
         }
     }
     Vec::new()
@@ -288,6 +383,38 @@ fn read(p: &PipelineDeclaration, tags: Tags) -> State {
                 .collect(),
         })
         .collect();
+    let patterns = |includes: &[String], excludes: &[String]| {
+        (!includes.is_empty() || !excludes.is_empty()).then(|| Patterns { includes: includes.to_vec(), excludes: excludes.to_vec() })
+    };
+    let branches = |b: Option<&GitBranchFilterCriteria>| b.and_then(|b| patterns(b.includes(), b.excludes()));
+    let paths = |f: Option<&GitFilePathFilterCriteria>| f.and_then(|f| patterns(f.includes(), f.excludes()));
+    let triggers = p
+        .triggers()
+        .iter()
+        .filter_map(|t| t.git_configuration())
+        .map(|g| Trigger {
+            source_action: g.source_action_name().to_string(),
+            push: g
+                .push()
+                .iter()
+                .map(|f| GitFilter {
+                    events: Vec::new(),
+                    branches: branches(f.branches()),
+                    file_paths: paths(f.file_paths()),
+                    tags: f.tags().and_then(|t| patterns(t.includes(), t.excludes())),
+                })
+                .collect(),
+            pull_request: g
+                .pull_request()
+                .iter()
+                .map(|f| {
+                    let mut events: Vec<String> = f.events().iter().map(|e| e.as_str().to_string()).collect();
+                    events.sort();
+                    GitFilter { events, branches: branches(f.branches()), file_paths: paths(f.file_paths()), tags: None }
+                })
+                .collect(),
+        })
+        .collect();
     State {
         name: p.name().to_string(),
         pipeline_type: p.pipeline_type().map(|t| t.as_str().to_string()),
@@ -295,6 +422,7 @@ fn read(p: &PipelineDeclaration, tags: Tags) -> State {
         role_arn: p.role_arn().to_string(),
         artifact_bucket: p.artifact_store().map(|s| s.location().to_string()).unwrap_or_default(),
         stages,
+        triggers,
         tags,
     }
 }
@@ -337,11 +465,57 @@ fn declaration(s: &State) -> Result<PipelineDeclaration> {
         })
         .collect::<Result<Vec<_>>>()?;
     let store = ArtifactStore::builder().r#type(ArtifactStoreType::S3).location(&s.artifact_bucket).build().map_err(bad)?;
+    let branches = |p: &Option<Patterns>| {
+        p.as_ref().map(|p| GitBranchFilterCriteria::builder().set_includes(Some(p.includes.clone())).set_excludes(Some(p.excludes.clone())).build())
+    };
+    let paths = |p: &Option<Patterns>| {
+        p.as_ref().map(|p| GitFilePathFilterCriteria::builder().set_includes(Some(p.includes.clone())).set_excludes(Some(p.excludes.clone())).build())
+    };
+    let triggers = s
+        .triggers
+        .iter()
+        .map(|t| {
+            let push = t
+                .push
+                .iter()
+                .map(|f| {
+                    let tags = f
+                        .tags
+                        .as_ref()
+                        .map(|p| GitTagFilterCriteria::builder().set_includes(Some(p.includes.clone())).set_excludes(Some(p.excludes.clone())).build());
+                    GitPushFilter::builder().set_branches(branches(&f.branches)).set_file_paths(paths(&f.file_paths)).set_tags(tags).build()
+                })
+                .collect();
+            let pull_request = t
+                .pull_request
+                .iter()
+                .map(|f| {
+                    GitPullRequestFilter::builder()
+                        .set_events(Some(f.events.iter().map(|e| GitPullRequestEventType::from(e.as_str())).collect()))
+                        .set_branches(branches(&f.branches))
+                        .set_file_paths(paths(&f.file_paths))
+                        .build()
+                })
+                .collect();
+            let git = GitConfiguration::builder()
+                .source_action_name(&t.source_action)
+                .set_push(Some(push))
+                .set_pull_request(Some(pull_request))
+                .build()
+                .map_err(bad)?;
+            PipelineTriggerDeclaration::builder()
+                .provider_type(PipelineTriggerProviderType::CodeStarSourceConnection)
+                .git_configuration(git)
+                .build()
+                .map_err(bad)
+        })
+        .collect::<Result<Vec<_>>>()?;
     PipelineDeclaration::builder()
         .name(&s.name)
         .role_arn(&s.role_arn)
         .artifact_store(store)
         .set_stages(Some(stages))
+        .set_triggers((!triggers.is_empty()).then_some(triggers))
         .set_pipeline_type(s.pipeline_type.as_deref().map(PipelineType::from))
         .set_execution_mode(s.execution_mode.as_deref().map(ExecutionMode::from))
         .build()
@@ -384,5 +558,22 @@ mod tests {
         assert!(e[0].message.contains("first stage"), "{}", e[0].message);
 
         assert!(check_structure(&pipeline(vec![stage("Source", "Source", &[], &["S"]), stage("Build", "Build", &["S"], &["B"])])).is_empty());
+    }
+
+    #[test]
+    fn triggers_need_v2_and_a_connection_source_of_the_first_stage() {
+        let mut source = stage("Source", "Source", &[], &["S"]);
+        source["actions"][0]["provider"] = json!("CodeStarSourceConnection");
+        let mut p = pipeline(vec![source, stage("Plan", "Build", &["S"], &[])]);
+        p["triggers"] = json!([{"source_action": "Source", "pull_request": [{"events": ["OPEN"]}]}]);
+        assert!(check_structure(&p)[0].message.contains("V2"));
+        p["pipeline_type"] = json!("V2");
+        assert!(check_structure(&p).is_empty());
+        p["triggers"][0]["source_action"] = json!("Src");
+        let e = check_structure(&p);
+        assert_eq!(e[0].path, vec![PathSeg::Key("triggers".into()), PathSeg::Index(0), PathSeg::Key("source_action".into())]);
+        assert_eq!(e[0].help.as_deref(), Some("name one of: Source"));
+        p["triggers"][0] = json!({"source_action": "Source"});
+        assert!(check_structure(&p)[0].message.contains("needs `push` or `pull_request`"));
     }
 }
