@@ -151,3 +151,36 @@ async fn throttled_calls_are_ridden_out_by_every_stack_of_the_run() {
         iam.get_role().role_name(format!("{t}-build")).send().await.unwrap();
     }
 }
+
+/// Ctrl-C reaches every stack's apply: each finishes what is in flight, starts nothing more, and
+/// the run exits 130 with every stack marked interrupted.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupt_stops_every_stack_of_the_run() {
+    let emu = Emulator::start();
+    let chain = |name: &str| {
+        format!("stack: {name}\nresources:\n  ecr_repository.a:\n    name: {name}-a\n  ecr_repository.b:\n    name: {name}-b\n    tags: {{ after: \"${{ecr_repository.a.name}}\" }}\n")
+    };
+    let p = Project::new(&chain("one"));
+    p.write("stacks/two.yaml", &chain("two"));
+    emu.admin("POST", "latency", Some(serde_json::json!({"ms": 700})));
+    let child = emu
+        .command(p.path(), &["apply", "-s", "stacks", "--auto-approve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while emu.calls()["by_operation"]["ecr.CreateRepository"].as_u64().unwrap_or(0) < 2 {
+        assert!(std::time::Instant::now() < deadline, "the applies never started creating");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let r = common::Run::from(child.wait_with_output().unwrap());
+    r.code(130)
+        .has("[one] ecr_repository.a: created after")
+        .has("[two] ecr_repository.a: created after")
+        .lacks("ecr_repository.b: creating")
+        .has("not applied: interrupted");
+    emu.admin("POST", "latency", Some(serde_json::json!({"ms": 0})));
+    assert_eq!(repositories(&emu.sdk_config().await).await, vec!["one-a", "two-a"]);
+}
