@@ -184,3 +184,21 @@ async fn an_interrupt_stops_every_stack_of_the_run() {
     emu.admin("POST", "latency", Some(serde_json::json!({"ms": 0})));
     assert_eq!(repositories(&emu.sdk_config().await).await, vec!["one-a", "two-a"]);
 }
+
+/// A same-named resource the stack does not own: the plan table says apply would refuse it, and
+/// `--detailed-exitcode` exits 1 as for one stack; apply leaves it alone and applies the others.
+#[tokio::test]
+async fn a_stack_blocked_by_a_resource_it_does_not_own_is_held_and_the_others_go_on() {
+    let emu = Emulator::start();
+    aws_sdk_ecr::Client::new(&emu.sdk_config().await).create_repository().repository_name("team-b-app").send().await.unwrap();
+    let p = Project::new(&stack("team-a", "", ""));
+    p.write("stacks/b.yaml", &stack("team-b", "", ""));
+    let held = "apply would refuse: ecr_repository.app exists and is not the stack's";
+    emu.provision(p.path(), &["plan", "-s", "stacks"]).ok().has(held);
+    emu.provision(p.path(), &["plan", "-s", "stacks", "--detailed-exitcode"]).code(1).has(held);
+    emu.provision(p.path(), &["apply", "-s", "stacks", "--auto-approve"])
+        .code(1)
+        .has("not applied: ecr_repository.app exists and is not the stack's")
+        .has(&format!("team-a  {ACCOUNT}  us-east-1    2       0        0  applied"));
+    assert_eq!(repositories(&emu.sdk_config().await).await, vec!["team-a-app", "team-b-app"]);
+}

@@ -28,7 +28,8 @@ pub(super) async fn run(cli: &Cli, paths: Vec<PathBuf>, style: Style) -> crate::
         Command::Validate { .. } => return Ok(validate(global, paths)),
         Command::Plan { detailed_exitcode, format, json, destroy, out, scope } => {
             one_stack_only(*json || *format != PlanFormat::Human, out.is_some(), scope)?;
-            (if *destroy { Mode::Destroy } else { Mode::Apply }, *detailed_exitcode, false, false, false)
+            // A plan never refuses for what `check` finds (it shows it): only apply does.
+            (if *destroy { Mode::Destroy } else { Mode::Apply }, *detailed_exitcode, false, false, true)
         }
         Command::Apply { auto_approve, ignore_check, scope, .. } => {
             one_stack_only(false, false, scope)?;
@@ -59,14 +60,16 @@ pub(super) async fn run(cli: &Cli, paths: Vec<PathBuf>, style: Style) -> crate::
         }
         println!();
     }
+    // Why apply refuses a stack, or would.
     let held = |p: &Planned| -> Option<String> {
-        if p.plan.mode == Mode::Apply && p.plan.unowned().next().is_some() {
-            Some(format!("{} exists and is not the stack's", p.plan.unowned().next().map(|s| s.address.to_string()).unwrap_or_default()))
+        let why = if p.plan.mode == Mode::Apply && p.plan.unowned().next().is_some() {
+            format!("{} exists and is not the stack's", p.plan.unowned().next().map(|s| s.address.to_string()).unwrap_or_default())
         } else if p.plan.mode == Mode::Apply && p.check_failed && !ignore_check {
-            Some("`provision check` fails (--ignore-check to apply anyway)".into())
+            "`provision check` fails (--ignore-check to apply anyway)".into()
         } else {
-            None
-        }
+            return None;
+        };
+        Some(if applying { format!("not applied: {why}") } else { format!("apply would refuse: {why}") })
     };
     if !applying {
         println!("{}", table::table(&rows(&entries, held), style));
@@ -183,7 +186,7 @@ fn rows(entries: &[Entry], held: impl Fn(&Planned) -> Option<String>) -> Vec<Row
                 Some(Ok(p)) => {
                     let status = match &e.applied {
                         Some(Ok(EXIT_OK)) => Status::Applied,
-                        Some(Ok(EXIT_INTERRUPTED)) => Status::Held("interrupted".into()),
+                        Some(Ok(EXIT_INTERRUPTED)) => Status::Held("not applied: interrupted".into()),
                         Some(Ok(_)) => Status::Failed("see the errors above".into()),
                         Some(Err(err)) => Status::Failed(short(err)),
                         None => match held(p) {

@@ -22,7 +22,8 @@ pub enum Status {
     Changes,
     Applied,
     Failed(String),
-    /// Not applied because of a problem the plan showed (refusal, check failure, interruption).
+    /// Not applied (or apply would refuse) for a reason the plan showed: an unowned resource in
+    /// the way, a failed check, an interruption; the text says which.
     Held(String),
 }
 
@@ -33,7 +34,7 @@ impl Status {
             Status::Changes => style.yellow("changes"),
             Status::Applied => style.green("applied"),
             Status::Failed(why) => style.red(&format!("failed: {why}")),
-            Status::Held(why) => style.yellow(&format!("not applied: {why}")),
+            Status::Held(why) => style.yellow(why),
         }
     }
 }
