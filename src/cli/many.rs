@@ -95,7 +95,7 @@ pub(super) async fn run(cli: &Cli, paths: Vec<PathBuf>, style: Style) -> crate::
             let e = &entries[i];
             async move {
                 let (Ok(stack), Some(Ok(p))) = (&e.stack, &e.planned) else { unreachable!("only planned stacks are ready") };
-                let observer = table::StackLines { stack: stack.name.clone(), style };
+                let observer = render::progress::Lines { style, prefix: format!("[{}] ", stack.name) };
                 super::carry_out(&p.ctx, stack, &p.plan, &observer, style, &format!("[{}] ", stack.name)).await
             }
         }))

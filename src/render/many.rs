@@ -1,11 +1,8 @@
-//! Several stacks in one run: progress lines that say which stack they are about, and the summary
-//! table that ends the run.
+//! Several stacks in one run: the summary table that ends the run (progress lines are
+//! `progress::Lines` with the stack's name before each).
 
-use super::progress::verb;
 use super::Style;
-use crate::contract::{Counts, Observer, Step};
-use std::io::Write;
-use std::time::Duration;
+use crate::contract::Counts;
 
 /// One stack's line in the summary.
 pub struct Row {
@@ -68,39 +65,6 @@ pub fn table(rows: &[Row], style: Style) -> String {
         out.push_str(&line(&c.iter().map(String::as_str).collect::<Vec<_>>(), &r.status.text(style)));
     }
     out
-}
-
-/// Apply progress of one of several stacks: each line starts with the stack's name.
-pub struct StackLines {
-    pub stack: String,
-    pub style: Style,
-}
-
-impl StackLines {
-    fn line(&self, text: String) {
-        let mut o = std::io::stdout().lock();
-        let _ = writeln!(o, "[{}] {text}", self.stack);
-        let _ = o.flush();
-    }
-}
-
-impl Observer for StackLines {
-    fn started(&self, s: &Step) {
-        self.line(format!("{}: {}...", s.address, verb(s).0));
-    }
-    fn finished(&self, s: &Step, elapsed: Duration) {
-        self.line(self.style.green(&format!("{}: {} after {:.1}s", s.address, verb(s).1, elapsed.as_secs_f64())));
-    }
-    fn failed(&self, s: &Step, elapsed: Duration, _error: &crate::Error) {
-        self.line(self.style.red(&format!("{}: {} failed after {:.1}s", s.address, verb(s).0, elapsed.as_secs_f64())));
-    }
-    fn still_running(&self, s: &Step, elapsed: Duration, waiting_for: Option<&str>) {
-        let why = waiting_for.map(|w| format!(", waiting for {w}")).unwrap_or_default();
-        self.line(self.style.dim(&format!("{}: still {}... [{}s elapsed{why}]", s.address, verb(s).0, elapsed.as_secs())));
-    }
-    fn note(&self, text: &str) {
-        self.line(text.to_string());
-    }
 }
 
 #[cfg(test)]

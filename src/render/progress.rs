@@ -18,15 +18,17 @@ pub fn for_stdout(style: Style) -> Box<dyn Observer> {
     if std::io::stdout().is_terminal() && !dumb {
         Box::new(Live::new(style, ProgressDrawTarget::stdout()))
     } else {
-        Box::new(Lines { style })
+        Box::new(Lines { style, prefix: String::new() })
     }
 }
 
 pub struct Lines {
     pub style: Style,
+    /// Before every line: which stack, when a run applies several (`[team-a] `).
+    pub prefix: String,
 }
 
-pub fn verb(s: &Step) -> (&'static str, &'static str) {
+fn verb(s: &Step) -> (&'static str, &'static str) {
     match s.action {
         Action::Create => ("creating", "created"),
         Action::Update => ("updating", "updated"),
@@ -42,6 +44,12 @@ fn line(text: String) {
     let _ = o.flush();
 }
 
+impl Lines {
+    fn line(&self, text: String) {
+        line(format!("{}{text}", self.prefix));
+    }
+}
+
 /// The permanent line of a finished step, the same on a terminal and off it.
 fn finished_line(style: Style, s: &Step, elapsed: Duration) -> String {
     style.green(&format!("{}: {} after {:.1}s", s.address, verb(s).1, elapsed.as_secs_f64()))
@@ -53,24 +61,24 @@ fn failed_line(style: Style, s: &Step, elapsed: Duration) -> String {
 
 impl Observer for Lines {
     fn started(&self, s: &Step) {
-        line(format!("{}: {}...", s.address, verb(s).0));
+        self.line(format!("{}: {}...", s.address, verb(s).0));
     }
 
     fn finished(&self, s: &Step, elapsed: Duration) {
-        line(finished_line(self.style, s, elapsed));
+        self.line(finished_line(self.style, s, elapsed));
     }
 
     fn failed(&self, s: &Step, elapsed: Duration, _error: &crate::Error) {
-        line(failed_line(self.style, s, elapsed));
+        self.line(failed_line(self.style, s, elapsed));
     }
 
     fn still_running(&self, s: &Step, elapsed: Duration, waiting_for: Option<&str>) {
         let why = waiting_for.map(|w| format!(", waiting for {w}")).unwrap_or_default();
-        line(self.style.dim(&format!("{}: still {}... [{}s elapsed{why}]", s.address, verb(s).0, elapsed.as_secs())));
+        self.line(self.style.dim(&format!("{}: still {}... [{}s elapsed{why}]", s.address, verb(s).0, elapsed.as_secs())));
     }
 
     fn note(&self, text: &str) {
-        line(text.to_string());
+        self.line(text.to_string());
     }
 }
 
