@@ -25,7 +25,7 @@ pub fn offline(stack: &Stack) -> Ctx {
         settings: Settings::default(),
         backup_dir: Default::default(),
         clusters: Clusters::default(),
-        shared: Arc::new(Shared::new(8)),
+        shared: Arc::new(Shared::new(&Settings::default())),
     }
 }
 
@@ -76,7 +76,7 @@ pub async fn live_managed(ctx: &Ctx, stack: &Stack) -> crate::Result<ManagedPoli
     arns.sort();
     arns.dedup();
     let iam = ctx.aws.iam();
-    let docs = crate::aws::reads::each(ctx.settings.read_parallelism, arns, |arn| async move {
+    let docs = crate::aws::reads::each(ctx, arns, |arn| async move {
         let policy = iam.get_policy().policy_arn(&arn).send().await.op("GetPolicy")?;
         let version = policy.policy().and_then(|p| p.default_version_id()).unwrap_or("v1").to_string();
         let v = iam.get_policy_version().policy_arn(&arn).version_id(version).send().await.op("GetPolicyVersion")?;

@@ -5,7 +5,7 @@
 //! not cover IAM, hence the second. Each is read at most once per `Reads`, i.e. per plan.
 
 use super::{Aws, CallResult};
-use crate::contract::{Tags, OWNER_TAG};
+use crate::contract::{Ctx, Tags, OWNER_TAG};
 use aws_sdk_iam::types::{EntityType, ManagedPolicyDetail, RoleDetail};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -128,11 +128,67 @@ impl Reads {
     }
 }
 
-/// Run `f` over `items`, at most `limit` at a time, keeping their order; the first error wins.
-pub async fn each<T, U, F, Fut>(limit: usize, items: impl IntoIterator<Item = T>, f: F) -> crate::Result<Vec<U>>
+/// Run the read `f` over `items`, keeping their order; the first error wins. At most
+/// `settings.read_parallelism` reads are in flight in the account, whichever kind or stack of the
+/// run makes them (the slots are the account's, shared through `Ctx::shared`).
+pub async fn each<T, U, F, Fut>(ctx: &Ctx, items: impl IntoIterator<Item = T>, f: F) -> crate::Result<Vec<U>>
 where
     F: Fn(T) -> Fut,
     Fut: Future<Output = crate::Result<U>>,
 {
-    stream::iter(items.into_iter().map(f)).buffered(limit.max(1)).try_collect().await
+    let slots = &ctx.shared.read_slots;
+    let reads = items.into_iter().map(|item| {
+        let read = f(item);
+        async move {
+            let _slot = slots.acquire().await.expect("the semaphore is never closed");
+            read.await
+        }
+    });
+    stream::iter(reads).buffered(ctx.settings.read_parallelism.max(1)).try_collect().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{Settings, Shared};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    fn ctx(shared: Arc<Shared>, settings: Settings) -> Ctx {
+        let config = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+        Ctx {
+            aws: Arc::new(Aws::from_config(config, false, None)),
+            stack: "s".into(),
+            account_id: "1".into(),
+            region: "r".into(),
+            partition: "aws".into(),
+            settings,
+            backup_dir: Default::default(),
+            clusters: Default::default(),
+            shared,
+        }
+    }
+
+    /// Two stacks of one account read at once: together they never have more reads in flight
+    /// than the account's `read_parallelism`, and every result comes back in order.
+    #[tokio::test]
+    async fn reads_in_flight_are_bounded_per_account_not_per_call() {
+        let settings = Settings { read_parallelism: 3, ..Settings::default() };
+        let shared = Arc::new(Shared::new(&settings));
+        let (a, b) = (ctx(shared.clone(), settings.clone()), ctx(shared, settings));
+        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let read = |i: usize| {
+            let (now, most) = (&now, &most);
+            async move {
+                most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok(i)
+            }
+        };
+        let (x, y) = tokio::join!(each(&a, 0..8, read), each(&b, 0..8, read));
+        assert_eq!(x.unwrap(), (0..8).collect::<Vec<_>>());
+        assert_eq!(y.unwrap(), (0..8).collect::<Vec<_>>());
+        assert_eq!(most.load(Ordering::SeqCst), 3);
+    }
 }

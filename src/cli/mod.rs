@@ -391,13 +391,8 @@ impl Connections {
             })
             .await
             .clone()?;
-        let shared = self
-            .per_account
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(connection.account_id.clone())
-            .or_insert_with(|| Arc::new(Shared::new(s.parallelism)))
-            .clone();
+        let shared =
+            self.per_account.lock().unwrap_or_else(|e| e.into_inner()).entry(connection.account_id.clone()).or_insert_with(|| Arc::new(Shared::new(s))).clone();
         let backups = stack::load::project_root(path).join(".provision/backups");
         Ok(connection.ctx(&stack.name, stack.settings.clone(), backups, shared))
     }

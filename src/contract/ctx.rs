@@ -18,7 +18,8 @@ pub struct Settings {
     pub iam_propagation_timeout: Duration,
     /// Upper bound on concurrent changes.
     pub parallelism: usize,
-    /// Upper bound on concurrent reads (plans read in batches, many at once).
+    /// Upper bound on reads in flight in the account, all kinds and stacks of the run together
+    /// (plans read in batches, many at once).
     pub read_parallelism: usize,
     /// Time to establish a connection to an endpoint.
     pub connect_timeout: Duration,
@@ -81,14 +82,20 @@ impl Limits {
 #[derive(Debug)]
 pub struct Shared {
     pub limits: Limits,
+    /// Reads in flight (`settings.read_parallelism`).
+    pub read_slots: tokio::sync::Semaphore,
     /// IAM's account-wide listings (every role and customer-managed policy), read once for all of
     /// the run's plans in this account.
     pub reads: Arc<AccountReads>,
 }
 
 impl Shared {
-    pub fn new(parallelism: usize) -> Self {
-        Shared { limits: Limits::new(parallelism), reads: Default::default() }
+    pub fn new(settings: &Settings) -> Self {
+        Shared {
+            limits: Limits::new(settings.parallelism),
+            read_slots: tokio::sync::Semaphore::new(settings.read_parallelism.max(1)),
+            reads: Default::default(),
+        }
     }
 }
 

@@ -127,7 +127,7 @@ fn ctx(parallelism: usize) -> Ctx {
         settings: Settings { parallelism, ..Settings::default() },
         backup_dir: Default::default(),
         clusters: Clusters::default(),
-        shared: Arc::new(Shared::new(8)),
+        shared: Arc::new(Shared::new(&Settings::default())),
     }
 }
 
@@ -175,7 +175,7 @@ async fn creates_follow_references_and_destroy_goes_in_reverse() {
 #[tokio::test]
 async fn stacks_in_one_account_share_the_limit_on_changes_per_service() {
     let (fake, registry) = setup(Duration::from_millis(20));
-    let shared = Arc::new(Shared::new(2));
+    let shared = Arc::new(Shared::new(&Settings { parallelism: 2, ..Settings::default() }));
     let four = |name: &str| format!("stack: {name}\nresources:\n{}", (0..4).map(|i| format!("  fake.r{i}:\n    name: {name}-{i}\n")).collect::<String>());
     let (mut one, mut two) = (ctx(4), ctx(4));
     (one.stack, two.stack) = ("one".into(), "two".into());

@@ -99,7 +99,7 @@ impl Resource for S3Bucket {
             .filter(|n| owned.contains_key(*n) || wanted.contains_key(n.as_str()))
             .map(|n| (n.clone(), owned.get(n).cloned(), wanted.get(n.as_str()).map(|w| (*w).clone())))
             .collect();
-        aws::reads::each(ctx.settings.read_parallelism, relevant, |(name, tags, w)| async move { read(ctx, &name, tags, w.as_ref()).await }).await
+        aws::reads::each(ctx, relevant, |(name, tags, w)| async move { read(ctx, &name, tags, w.as_ref()).await }).await
     }
 
     async fn create(&self, op: &Op<'_>, s: &State) -> Result<BTreeMap<String, String>> {

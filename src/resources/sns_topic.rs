@@ -122,7 +122,7 @@ impl Resource for SnsTopic {
                 subs.entry(s.topic_arn().unwrap_or_default().to_string()).or_default().push((sub, s.subscription_arn().unwrap_or(PENDING).to_string()));
             }
         }
-        aws::reads::each(ctx.settings.read_parallelism, relevant, |arn| {
+        aws::reads::each(ctx, relevant, |arn| {
             let (owned, w, subs) = (&owned, wanted.get(&arn).copied(), subs.get(&arn).cloned().unwrap_or_default());
             async move {
                 let tags = match owned.get(&arn) {
