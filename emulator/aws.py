@@ -43,6 +43,7 @@ class Emulator:
         self.kube = kube_server
         self.verbose = verbose
         self.lock = threading.RLock()
+        self.state_lock = threading.RLock()
         self.latency = 0.0
         self.faults = []
         self.calls = Counter()
@@ -63,30 +64,35 @@ class Emulator:
         service, region, access_key = self.credential_of(environ, body)
         module = services.BY_SERVICE.get(service)
         op = self.operation_of(service, module, environ, body)
-        who = identity.resolve(access_key, self.account)
-        # moto keeps state per account too: tell it which one this request acts in.
-        environ["HTTP_X_MOTO_ACCOUNT_ID"] = who.account
-        call = Call(self, environ, body, service, op, region or self.region, access_key, who)
         with self.lock:
             self.calls[f"{service}.{op}"] += 1
             latency = self.latency
             fault = self.take_fault(service, op)
+        # Calls overlap in time as on AWS (the latency is outside the lock), but touch the state
+        # one at a time: moto's backends are plain dicts, and a create during another call's
+        # listing failed with "dictionary changed size during iteration" (a 500 AWS never sends).
         if latency:
             time.sleep(latency)
-        if self.verbose:
-            print(f"{service}.{op} [{who.account} {call.region}]", flush=True, file=sys.stderr)
-        if fault:
-            return self._respond(start_response, self.fault_response(call, fault))
-        handler = module and (module.OPERATIONS.get(op) or getattr(module, "DEFAULT", None))
-        result = None
-        if handler:
-            try:
-                result = handler(call)
-            except AwsError as e:
-                result = call.error(e.code, e.message, e.status)
-        if result is None:
-            return self.moto(environ, start_response)
-        return self._respond(start_response, result)
+        with self.state_lock:
+            who = identity.resolve(access_key, self.account)
+            # moto keeps state per account too: tell it which one this request acts in.
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = who.account
+            call = Call(self, environ, body, service, op, region or self.region, access_key, who)
+            if self.verbose:
+                print(f"{service}.{op} [{who.account} {call.region}]", flush=True, file=sys.stderr)
+            if fault:
+                return self._respond(start_response, self.fault_response(call, fault))
+            handler = module and (module.OPERATIONS.get(op) or getattr(module, "DEFAULT", None))
+            result = None
+            if handler:
+                try:
+                    result = handler(call)
+                except AwsError as e:
+                    result = call.error(e.code, e.message, e.status)
+            if result is None:
+                # Flask renders the whole body before it returns: the list is complete here.
+                return list(self.moto(environ, start_response))
+            return self._respond(start_response, result)
 
     def _respond(self, start_response, result):
         status, headers, body = result

@@ -759,3 +759,32 @@ def test_kube_admin_routes(emu):
     with pytest.raises(urllib.error.HTTPError, match="404"):
         admin(emu, "POST", "connections/arn%3Aaws%3Acodestar-connections%3Aus-east-1%3A123456789012%3Aconnection%2Fx/status",
               {"status": "AVAILABLE"})
+
+
+def test_concurrent_calls_never_see_state_half_changed(emu):
+    """Many clients at once, as provision applies: creates racing listings and detaches must
+    never fail with a 500 (moto's dicts changed during another call's iteration)."""
+    from concurrent.futures import ThreadPoolExecutor
+    iam = client(emu, "iam")
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    iam.create_role(RoleName="race-role", AssumeRolePolicyDocument=trust)
+    first = iam.create_policy(PolicyName="race-0", PolicyDocument=doc)["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="race-role", PolicyArn=first)
+
+    def work(i):
+        own = client(emu, "iam")
+        if i % 3 == 0:
+            own.create_policy(PolicyName=f"race-{i + 1}", PolicyDocument=doc)
+        elif i % 3 == 1:
+            own.get_account_authorization_details(Filter=["Role", "LocalManagedPolicy"])
+        else:
+            try:  # another worker may have detached it just now: AWS's answer, not a failure
+                own.detach_role_policy(RoleName="race-role", PolicyArn=first)
+            except own.exceptions.NoSuchEntityException:
+                pass
+            own.attach_role_policy(RoleName="race-role", PolicyArn=first)
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(work, range(300)))
+    assert len(iam.list_policies(Scope="Local", MaxItems=1000)["Policies"]) == 101
