@@ -1,32 +1,19 @@
 //! `provision check` on a stack: resolve it (offline, or with the account a plan reached), hand the
 //! resolved resources to the pure `check` analysis, and turn its report into output.
 
-use crate::aws::{Aws, CallResult};
+use crate::aws::CallResult;
 use crate::check::{self, AuthMode, Context, ManagedPolicies, Options, Report, SourceLocation, Suppression, Tone};
-use crate::contract::{Ctx, Settings, Shared, UNKNOWN};
+use crate::contract::{Ctx, Settings, UNKNOWN};
 use crate::engine::plan::resolved;
-use crate::kube::Clusters;
 use crate::render::Style;
 use crate::resources::Kinds;
 use crate::stack::Stack;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// A context for checking without AWS: the account and (unless the stack pins one) the region stay
 /// symbolic, so ARNs read `arn:aws:iam::${account_id}:role/X`.
 pub fn offline(stack: &Stack) -> Ctx {
-    let config = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
-    Ctx {
-        aws: Arc::new(Aws::from_config(config, false, None)),
-        stack: stack.name.clone(),
-        account_id: "${account_id}".into(),
-        region: stack.region.clone().unwrap_or_else(|| "${region}".into()),
-        partition: "aws".into(),
-        settings: Settings::default(),
-        backup_dir: Default::default(),
-        clusters: Clusters::default(),
-        shared: Arc::new(Shared::new(&Settings::default())),
-    }
+    Ctx::offline(&stack.name, "${account_id}", stack.region.as_deref().unwrap_or("${region}"), Settings::default())
 }
 
 /// The engine's resolved resources as `check` takes them.

@@ -154,28 +154,14 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    fn ctx(shared: Arc<Shared>, settings: Settings) -> Ctx {
-        let config = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
-        Ctx {
-            aws: Arc::new(Aws::from_config(config, false, None)),
-            stack: "s".into(),
-            account_id: "1".into(),
-            region: "r".into(),
-            partition: "aws".into(),
-            settings,
-            backup_dir: Default::default(),
-            clusters: Default::default(),
-            shared,
-        }
-    }
-
     /// Two stacks of one account read at once: together they never have more reads in flight
     /// than the account's `read_parallelism`, and every result comes back in order.
     #[tokio::test]
     async fn reads_in_flight_are_bounded_per_account_not_per_call() {
         let settings = Settings { read_parallelism: 3, ..Settings::default() };
         let shared = Arc::new(Shared::new(&settings));
-        let (a, b) = (ctx(shared.clone(), settings.clone()), ctx(shared, settings));
+        let (mut a, mut b) = (Ctx::offline("a", "1", "r", settings.clone()), Ctx::offline("b", "1", "r", settings.clone()));
+        (a.shared, b.shared) = (shared.clone(), shared);
         let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let read = |i: usize| {
             let (now, most) = (&now, &most);

@@ -116,6 +116,22 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// A context whose clients reach no endpoint: `check` without AWS, and tests.
+    pub fn offline(stack: &str, account_id: &str, region: &str, settings: Settings) -> Ctx {
+        let config = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+        Ctx {
+            aws: Arc::new(Aws::from_config(config, false, None)),
+            stack: stack.to_string(),
+            account_id: account_id.to_string(),
+            region: region.to_string(),
+            partition: "aws".into(),
+            shared: Arc::new(Shared::new(&settings)),
+            settings,
+            backup_dir: Default::default(),
+            clusters: Clusters::default(),
+        }
+    }
+
     /// `arn:aws:iam::<account>:<rest>`-style ARN for a global service.
     pub fn global_arn(&self, service: &str, rest: &str) -> String {
         format!("arn:{}:{}::{}:{}", self.partition, service, self.account_id, rest)

@@ -3,10 +3,9 @@
 //! No I/O: the fake keeps its "account" in memory.
 
 use super::{apply, plan};
-use crate::aws::{Aws, Reads};
+use crate::aws::Reads;
 use crate::contract::schema::*;
 use crate::contract::*;
-use crate::kube::Clusters;
 use crate::stack::{self, Stack};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -117,18 +116,7 @@ fn setup(delay: Duration) -> (&'static Fake, One) {
 }
 
 fn ctx(parallelism: usize) -> Ctx {
-    let config = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
-    Ctx {
-        aws: Arc::new(Aws::from_config(config, false, None)),
-        stack: "s".into(),
-        account_id: "1".into(),
-        region: "r".into(),
-        partition: "aws".into(),
-        settings: Settings { parallelism, ..Settings::default() },
-        backup_dir: Default::default(),
-        clusters: Clusters::default(),
-        shared: Arc::new(Shared::new(&Settings::default())),
-    }
+    Ctx::offline("s", "1", "r", Settings { parallelism, ..Settings::default() })
 }
 
 fn stack(registry: &One, yaml: &str) -> Stack {
