@@ -300,19 +300,7 @@ impl Resource for Codepipeline {
                 };
                 let Some(p) = out.pipeline() else { return Ok(None) };
                 let arn = out.metadata().and_then(|m| m.pipeline_arn()).map(str::to_string).unwrap_or_else(|| ctx.arn("codepipeline", &name));
-                let tags = match owned.get(&name) {
-                    Some(t) => t.clone(),
-                    None => cp
-                        .list_tags_for_resource()
-                        .resource_arn(&arn)
-                        .send()
-                        .await
-                        .op("ListTagsForResource")?
-                        .tags()
-                        .iter()
-                        .map(|t| (t.key().to_string(), t.value().to_string()))
-                        .collect(),
-                };
+                let tags = super::tags_or_list!(owned, &name, cp.list_tags_for_resource().resource_arn(&arn));
                 Ok(Some(Live::new(read(p, tags)).attr("arn", arn)))
             }
         })

@@ -91,19 +91,7 @@ impl Resource for CodestarConnection {
             let owned = &owned;
             async move {
                 let arn = c.connection_arn().unwrap_or_default().to_string();
-                let tags = match owned.get(&arn) {
-                    Some(t) => t.clone(),
-                    None => cs
-                        .list_tags_for_resource()
-                        .resource_arn(&arn)
-                        .send()
-                        .await
-                        .op("ListTagsForResource")?
-                        .tags()
-                        .iter()
-                        .map(|t| (t.key().to_string(), t.value().to_string()))
-                        .collect(),
-                };
+                let tags = super::tags_or_list!(owned, &arn, cs.list_tags_for_resource().resource_arn(&arn));
                 let name = c.connection_name().unwrap_or_default().to_string();
                 let note = match c.connection_status().map(|s| s.as_str()) {
                     Some("PENDING") => Some(handshake(&name)),

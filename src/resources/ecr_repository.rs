@@ -97,21 +97,7 @@ impl Resource for EcrRepository {
             let owned = &owned;
             async move {
                 let arn = repo.repository_arn().unwrap_or_default().to_string();
-                let tags = match owned.get(&arn) {
-                    Some(t) => t.clone(),
-                    // A same-named repository that is not ours: whose is it?
-                    None => ecr
-                        .list_tags_for_resource()
-                        .resource_arn(&arn)
-                        .send()
-                        .await
-                        .op("ListTagsForResource")?
-                        .tags
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|t| (t.key, t.value))
-                        .collect(),
-                };
+                let tags = super::tags_or_list!(owned, &arn, ecr.list_tags_for_resource().resource_arn(&arn));
                 let state = State {
                     name: repo.repository_name().unwrap_or_default().to_string(),
                     image_tag_mutability: repo.image_tag_mutability().map(|m| m.as_str().to_string()),

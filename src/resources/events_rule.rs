@@ -148,20 +148,7 @@ impl Resource for EventsRule {
             async move {
                 let arn = rule.arn().unwrap_or_default().to_string();
                 let name = rule.name().unwrap_or_default().to_string();
-                let tags = match owned.get(&arn) {
-                    Some(t) => t.clone(),
-                    // A same-named rule that is not ours: whose is it?
-                    None => events
-                        .list_tags_for_resource()
-                        .resource_arn(&arn)
-                        .send()
-                        .await
-                        .op("ListTagsForResource")?
-                        .tags()
-                        .iter()
-                        .map(|t| (t.key().to_string(), t.value().to_string()))
-                        .collect(),
-                };
+                let tags = super::tags_or_list!(owned, &arn, events.list_tags_for_resource().resource_arn(&arn));
                 let mut targets = Vec::new();
                 let mut token = None;
                 loop {

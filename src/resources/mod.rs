@@ -18,6 +18,19 @@ pub mod sns_topic;
 
 use crate::contract::{Kind, Registry};
 
+/// A resource's tags: from the stack's Tagging API answer (`owned`) when it carries the stack's
+/// tag, else asked of its service: a same-named resource that is not ours, whose is it? Every
+/// SDK has its own tag type (with the same `key()` and `value()`), hence a macro.
+macro_rules! tags_or_list {
+    ($owned:expr, $key:expr, $list_tags:expr) => {
+        match $owned.get($key) {
+            Some(t) => t.clone(),
+            None => $list_tags.send().await.op("ListTagsForResource")?.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+        }
+    };
+}
+pub(crate) use tags_or_list;
+
 static KINDS: &[&dyn Kind] = &[
     &ecr_repository::EcrRepository,
     &s3_bucket::S3Bucket,

@@ -125,10 +125,7 @@ impl Resource for SnsTopic {
         aws::reads::each(ctx, relevant, |arn| {
             let (owned, w, subs) = (&owned, wanted.get(&arn).copied(), subs.get(&arn).cloned().unwrap_or_default());
             async move {
-                let tags = match owned.get(&arn) {
-                    Some(t) => t.clone(),
-                    None => sns.list_tags_for_resource().resource_arn(&arn).send().await.op("ListTagsForResource")?.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-                };
+                let tags = super::tags_or_list!(owned, &arn, sns.list_tags_for_resource().resource_arn(&arn));
                 // Topic attributes only when the stack sets some (unset ones are not compared).
                 let attrs = match w.filter(|w| w.display_name.is_some() || !w.attributes.is_empty()) {
                     Some(_) => sns.get_topic_attributes().topic_arn(&arn).send().await.op("GetTopicAttributes")?.attributes.unwrap_or_default(),
