@@ -13,11 +13,17 @@ use std::time::{Duration, Instant};
 const LATENCY_MS: u64 = 50;
 const COPIES: usize = 100;
 
-/// One measured run: AWS calls (the emulator's count) and wall time.
+/// One measured run: AWS calls (the emulator's count), wall time, and the emulator's CPU.
 #[derive(Clone, Copy)]
 struct Cost {
     calls: u64,
     wall: Duration,
+    emulator_cpu: Duration,
+}
+
+fn cost(emu: &Emulator, wall: Duration) -> Cost {
+    let calls = emu.calls();
+    Cost { calls: calls["total"].as_u64().unwrap_or(0), wall, emulator_cpu: Duration::from_millis(calls["cpu_ms"].as_u64().unwrap_or(0)) }
 }
 
 fn measure(emu: &Emulator, p: &Project, args: &[&str]) -> Cost {
@@ -28,8 +34,7 @@ fn measure_code(emu: &Emulator, p: &Project, args: &[&str], code: i32) -> Cost {
     emu.reset_calls();
     let t = Instant::now();
     emu.provision(p.path(), args).code(code);
-    let wall = t.elapsed();
-    Cost { calls: emu.calls()["total"].as_u64().unwrap_or(0), wall }
+    cost(emu, t.elapsed())
 }
 
 /// The seed's addresses, whose names get a copy number.
@@ -118,6 +123,12 @@ fn main() {
     ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let top: Vec<String> = ops.iter().take(8).map(|(k, v)| format!("{k} {v}")).collect();
     println!("calls of that plan by operation: {}", top.join(", "));
+    println!(
+        "the emulator's CPU in those plans (it serves one call at a time): seed {} ms, {} resources {} ms",
+        seed_plan.emulator_cpu.as_millis(),
+        COPIES * 13,
+        big_plan.emulator_cpu.as_millis()
+    );
 
     match terraform::available() {
         Err(why) => println!("\nTerraform: skipped ({why})"),
@@ -210,8 +221,7 @@ mod terraform {
             emu.reset_calls();
             let t = Instant::now();
             self.run_code(&all, code)?;
-            let wall = t.elapsed();
-            Ok(Cost { calls: emu.calls()["total"].as_u64().unwrap_or(0), wall })
+            Ok(super::cost(emu, t.elapsed()))
         }
 
         /// First plan, apply, no-op plan and destroy, as a user runs them.

@@ -47,6 +47,7 @@ class Emulator:
         self.latency = 0.0
         self.faults = []
         self.calls = Counter()
+        self.cpu_since = time.process_time()
         own = [("POST", r"^faults$", Emulator.add_fault), ("DELETE", r"^faults$", Emulator.clear_faults),
                ("POST", r"^latency$", Emulator.set_latency), ("GET", r"^calls$", Emulator.get_calls),
                ("DELETE", r"^calls$", Emulator.clear_calls)]
@@ -57,6 +58,8 @@ class Emulator:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_emulator/"):
             return self._respond(start_response, self.admin(environ, path[len("/_emulator/"):]))
+        # moto reads the undecoded path from RAW_URI (werkzeug's name); waitress calls it REQUEST_URI.
+        environ.setdefault("RAW_URI", environ.get("REQUEST_URI", ""))
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
@@ -208,10 +211,13 @@ class Emulator:
 
     def get_calls(self, data):
         with self.lock:
-            return {"total": sum(self.calls.values()), "by_operation": dict(self.calls)}
+            # cpu_ms: the emulator's CPU since the count was reset (it serves one call at a time).
+            return {"total": sum(self.calls.values()), "by_operation": dict(self.calls),
+                    "cpu_ms": round((time.process_time() - self.cpu_since) * 1000)}
 
     def clear_calls(self, data):
         with self.lock:
             self.calls.clear()
+            self.cpu_since = time.process_time()
         return {"ok": True}
 

@@ -35,7 +35,7 @@ def main():
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
     import logging
-    from werkzeug.serving import make_server
+    import waitress
     from moto import backends
     from moto.server import DomainDispatcherApplication, create_backend_app
 
@@ -50,7 +50,7 @@ def main():
     from services import eks
 
     if not a.verbose:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        logging.getLogger("waitress").setLevel(logging.ERROR)
 
     kube = KubeServer(a.host, admin_token=a.kube_token)
     app = Emulator(DomainDispatcherApplication(create_backend_app), a.account_id, a.region, kube, a.verbose)
@@ -61,13 +61,17 @@ def main():
     if a.seed_aws_auth:
         kube.seed_aws_auth(a.account_id)
 
-    server = make_server(a.host, a.port, app, threaded=True)
+    # Each call waits out --latency-ms in its worker thread: 64 lets that many overlap, as on AWS.
+    # waitress keeps connections open between calls (werkzeug's server closes every one).
+    server = waitress.create_server(app, host=a.host, port=a.port, threads=64, connection_limit=1000,
+                                    ident="provision-emulator")
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    print(f"PROVISION_EMULATOR_READY http://{a.host}:{server.server_port}", flush=True)
-    print(f"emulator: AWS on http://{a.host}:{server.server_port}, Kubernetes double on {kube.url}",
+    port = server.effective_port
+    print(f"PROVISION_EMULATOR_READY http://{a.host}:{port}", flush=True)
+    print(f"emulator: AWS on http://{a.host}:{port}, Kubernetes double on {kube.url}",
           file=sys.stderr, flush=True)
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         pass
 

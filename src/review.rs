@@ -3,12 +3,13 @@
 
 use crate::aws::CallResult;
 use crate::check::{self, AuthMode, Context, ManagedPolicies, Options, Report, SourceLocation, Suppression, Tone};
-use crate::contract::{Ctx, Settings, UNKNOWN};
+use crate::contract::{Ctx, Plan, Settings, UNKNOWN};
 use crate::engine::plan::resolved;
 use crate::render::Style;
 use crate::resources::Kinds;
 use crate::stack::Stack;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 /// A context for checking without AWS: the account and (unless the stack pins one) the region stay
 /// symbolic, so ARNs read `arn:aws:iam::${account_id}:role/X`.
@@ -32,7 +33,33 @@ fn for_check(resolved: Vec<(crate::contract::Address, serde_json::Value, crate::
 /// Check the stack in `ctx`: clusters already described there lend their authentication mode,
 /// `managed` the policy documents (the bundled snapshot, or live ones).
 pub fn review(ctx: &Ctx, stack: &Stack, managed: ManagedPolicies) -> crate::Result<Report> {
-    let resources = for_check(resolved(ctx, stack, &Kinds)?);
+    Ok(report(ctx, stack, for_check(resolved(ctx, stack, &Kinds)?), managed))
+}
+
+/// A plan and the check of the same stack at once: the check's CPU (every resource resolved, every
+/// policy evaluated) runs on a thread of its own while the plan waits for AWS. The clusters'
+/// authentication modes come from the same DescribeCluster the plan makes (one read, shared).
+pub async fn alongside(ctx: &Ctx, stack: &Stack, plan: impl Future<Output = crate::Result<Plan>>) -> crate::Result<(Plan, Report)> {
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|s| {
+            let review = s.spawn(|| {
+                let resources = for_check(resolved(ctx, stack, &Kinds)?);
+                let clusters: BTreeSet<&str> = resources.iter().filter_map(|r| r.state["cluster"].as_str()).collect();
+                for cluster in clusters {
+                    // One that cannot be described: the plan says why; the check goes without its mode.
+                    let _ = rt.block_on(ctx.clusters.describe(&ctx.aws, &ctx.region, cluster));
+                }
+                Ok::<_, crate::Error>(report(ctx, stack, resources, ManagedPolicies::bundled()))
+            });
+            let plan = rt.block_on(plan);
+            let report = review.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok((plan?, report?))
+        })
+    })
+}
+
+fn report(ctx: &Ctx, stack: &Stack, resources: Vec<check::Resource>, managed: ManagedPolicies) -> Report {
     let mut auth_modes = BTreeMap::new();
     for r in &resources {
         if let Some(cluster) = r.state["cluster"].as_str() {
@@ -47,7 +74,7 @@ pub fn review(ctx: &Ctx, stack: &Stack, managed: ManagedPolicies) -> crate::Resu
         .flat_map(|r| r.lint_ignore.iter().map(|(rule, reason)| Suppression { address: r.address.to_string(), rule: rule.clone(), reason: reason.clone() }))
         .collect();
     let context = Context { account_id: ctx.account_id.clone(), partition: ctx.partition.clone(), region: ctx.region.clone() };
-    Ok(check::check(&resources, &context, &Options { managed, auth_modes, suppressions }))
+    check::check(&resources, &context, &Options { managed, auth_modes, suppressions })
 }
 
 /// The AWS-managed policies the stack attaches, as IAM has them now (the snapshot for any that

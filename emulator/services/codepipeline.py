@@ -93,7 +93,20 @@ def create_pipeline(call):
         return through_moto(call)
 
 
-OPERATIONS = {"CreatePipeline": create_pipeline}
+def get_pipeline(call):
+    """A plan reads every pipeline: answered from moto's pipeline directly, skipping moto's web
+    stack and a JSON round trip; an unknown name or a version is left to moto."""
+    from moto.codepipeline.models import codepipeline_backends
+    backend = moto_backend(codepipeline_backends, call.account, call.region)
+    found = backend.pipelines.get(call.json.get("name")) if backend else None
+    if found is None or "version" in call.json:
+        return None
+    from moto.core.utils import get_service_model
+    shape = get_service_model("codepipeline").operation_model("GetPipeline").output_shape
+    return call.respond(epoch_timestamps({"pipeline": found.pipeline, "metadata": found.metadata}, shape))
+
+
+OPERATIONS = {"CreatePipeline": create_pipeline, "GetPipeline": get_pipeline}
 DEFAULT = through_moto
 
 

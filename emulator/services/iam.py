@@ -173,8 +173,38 @@ def remove_client_id(call):
     return query_response("iam", "RemoveClientIDFromOpenIDConnectProvider", {})
 
 
+def list_roles(call):
+    """A plan lists every role once for the descriptions and session limits account details leave
+    out: answered from moto's roles directly (moto's serializer costs ten times the CPU)."""
+    form = call.form
+    roles, marker = _backend(call).list_roles(form.get("PathPrefix"), form.get("Marker"), form.get("MaxItems"))
+    out = []
+    for role in roles:
+        r = _role(role)
+        r["AssumeRolePolicyDocument"] = role.assume_role_policy_document
+        if role.description is not None:
+            r["Description"] = role.description
+        r["MaxSessionDuration"] = role.max_session_duration
+        out.append(r)
+    return query_response("iam", "ListRoles", {"Roles": out, "IsTruncated": marker is not None,
+                                               **({"Marker": marker} if marker else {})})
+
+
+def list_policy_tags(call):
+    """A plan reads every customer-managed policy's tags (IAM's listings leave them out): answered
+    from moto's policy directly; an unknown policy or a later page is left to moto."""
+    backend, arn = _backend(call), call.form.get("PolicyArn", "")
+    if arn not in backend.managed_policies or call.form.get("Marker"):
+        return None
+    tags, marker = backend.list_policy_tags(arn, None, int(call.form.get("MaxItems", 100)))
+    return query_response("iam", "ListPolicyTags", {"Tags": tags, "IsTruncated": marker is not None,
+                                                    **({"Marker": marker} if marker else {})})
+
+
 OPERATIONS = {
     "GetAccountAuthorizationDetails": get_account_authorization_details,
+    "ListPolicyTags": list_policy_tags,
+    "ListRoles": list_roles,
     "CreateOpenIDConnectProvider": create_open_id_connect_provider,
     "AddClientIDToOpenIDConnectProvider": add_client_id,
     "RemoveClientIDFromOpenIDConnectProvider": remove_client_id,

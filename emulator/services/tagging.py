@@ -18,14 +18,18 @@ PAGE_DEFAULT = 50       # AWS does not document it; moto's choice
 TOKEN_LIFETIME = 900    # "A PaginationToken is valid for a maximum of 15 minutes."
 
 
-def _sources():
+def _sources(types=()):
+    """The modules' listings; with type filters, only those of the services named (a plan asks one
+    service at a time, and every listing walks a service's whole state)."""
     from . import MODULES
-    return [m.tagged_resources for m in MODULES if hasattr(m, "tagged_resources")]
+    services = {t.split(":", 1)[0] for t in types}
+    return [m.tagged_resources for m in MODULES
+            if hasattr(m, "tagged_resources") and (not services or m.SERVICE in services)]
 
 
-def _resources(account, region):
+def _resources(account, region, types=()):
     out = []
-    for source in _sources():
+    for source in _sources(types):
         out += [(kind, arn, tags) for kind, arn, tags in source(account, region) if tags]
     return sorted(out, key=lambda r: r[1])
 
@@ -87,7 +91,7 @@ def get_resources(call):
     _validate(req)
     arns = set(req.get("ResourceARNList") or [])
     types, filters = req.get("ResourceTypeFilters") or [], req.get("TagFilters") or []
-    matching = [(arn, tags) for kind, arn, tags in _resources(call.account, call.region)
+    matching = [(arn, tags) for kind, arn, tags in _resources(call.account, call.region, types)
                 if (not arns or arn in arns) and _type_matches(kind, types) and _tags_match(tags, filters)]
     if req.get("ExcludeCompliantResources"):
         matching = []  # no tag policies here: every resource is compliant

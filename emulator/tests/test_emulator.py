@@ -788,3 +788,78 @@ def test_concurrent_calls_never_see_state_half_changed(emu):
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(work, range(300)))
     assert len(iam.list_policies(Scope="Local", MaxItems=1000)["Policies"]) == 101
+
+
+def _reads(make, region):
+    """Make a topic, a bucket with both settings, a tagged policy and a pipeline with `make(service)`
+    clients, then read them as a plan does; volatile fields (request ids, dates) left out."""
+    iam, sns, s3, cp = make("iam"), make("sns"), make("s3"), make("codepipeline")
+    topic = sns.create_topic(Name="direct", Attributes={"DisplayName": "Approve"})["TopicArn"]
+    where = {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket="direct-reads", **where)
+    s3.put_bucket_encryption(Bucket="direct-reads", ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/k"},
+                   "BucketKeyEnabled": True}]})
+    s3.put_public_access_block(Bucket="direct-reads", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": False, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.create_bucket(Bucket="direct-bare", **where)
+    policy = iam.create_policy(PolicyName="direct", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}),
+        Tags=[{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1 & <x>"}])["Policy"]["Arn"]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "codepipeline.amazonaws.com"}}]}
+    role = iam.create_role(RoleName="cp-direct", AssumeRolePolicyDocument=json.dumps(trust), Description="d & <e>",
+                           MaxSessionDuration=7200, Tags=[{"Key": "t", "Value": "v"}])["Role"]["Arn"]
+    iam.create_role(RoleName="direct-2", Path="/p/", AssumeRolePolicyDocument=json.dumps(trust))
+    stages = [{"name": n, "actions": [{"name": n[0], "actionTypeId": {"category": n, "owner": "AWS", "provider": p, "version": "1"},
+                                        "configuration": c, **a}]}
+              for n, p, c, a in [("Source", "S3", {"S3Bucket": "b", "S3ObjectKey": "k"}, {"outputArtifacts": [{"name": "src"}]}),
+                                 ("Build", "CodeBuild", {"ProjectName": "p"}, {"inputArtifacts": [{"name": "src"}]})]]
+    cp.create_pipeline(pipeline={"name": "direct", "roleArn": role, "stages": stages,
+                                 "artifactStore": {"type": "S3", "location": "direct-reads"}})
+
+    def strip(answer):
+        answer.pop("ResponseMetadata", None)
+        answer.get("metadata", {}).pop("created", None)
+        answer.get("metadata", {}).pop("updated", None)
+        return answer
+
+    def error(call):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call()
+        return e.value.response["Error"]["Code"]
+
+    return {
+        "topic": strip(sns.get_topic_attributes(TopicArn=topic)),
+        "topic missing": error(lambda: sns.get_topic_attributes(TopicArn=topic + "-gone")),
+        "encryption": strip(s3.get_bucket_encryption(Bucket="direct-reads")),
+        "encryption missing": error(lambda: s3.get_bucket_encryption(Bucket="direct-bare")),
+        "public access block": strip(s3.get_public_access_block(Bucket="direct-reads")),
+        "public access block missing": error(lambda: s3.get_public_access_block(Bucket="direct-bare")),
+        "no bucket": error(lambda: s3.get_public_access_block(Bucket="direct-none")),
+        "policy tags": strip(iam.list_policy_tags(PolicyArn=policy)),
+        "policy tags paged": strip(iam.list_policy_tags(PolicyArn=policy, MaxItems=1)),
+        "policy missing": error(lambda: iam.list_policy_tags(PolicyArn=policy + "-gone")),
+        "pipeline": strip(cp.get_pipeline(name="direct")),
+        "roles": sorted((dict(r, CreateDate=None, RoleId=None) for r in iam.list_roles(MaxItems=1000)["Roles"]
+                         if r["RoleName"] in ("cp-direct", "direct-2")), key=lambda r: r["RoleName"]),
+        "roles paged": sorted(r["RoleName"] for page in iam.get_paginator("list_roles").paginate(PaginationConfig={"PageSize": 1})
+                              for r in page["Roles"] if r["RoleName"] in ("cp-direct", "direct-2")),
+        "roles under a path": [r["RoleName"] for r in iam.list_roles(PathPrefix="/p/")["Roles"]],
+        "pipeline missing": error(lambda: cp.get_pipeline(name="gone")),
+    }
+
+
+def test_direct_reads_answer_what_moto_answers(emu):
+    """A plan's per-resource reads (topic attributes, bucket settings, policy tags, pipelines) are
+    answered by the emulator itself, not moto's web stack: the answers must be moto's, errors too."""
+    import moto
+    region = "sa-east-1"
+    ours = _reads(lambda service: client(emu, service, region), region)
+    with moto.mock_aws():
+        theirs = _reads(lambda service: boto3.client(service, region_name=region, aws_access_key_id="testing",
+                                                     aws_secret_access_key="testing"), region)
+    assert ours["topic"]["Attributes"]["DisplayName"] == "Approve"
+    assert ours["policy tags"]["Tags"] == [{"Key": "a", "Value": "1 & <x>"}, {"Key": "b", "Value": "2"}]
+    assert ours["encryption"]["ServerSideEncryptionConfiguration"]["Rules"][0]["BucketKeyEnabled"] is True
+    assert ours == theirs

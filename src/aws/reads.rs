@@ -1,5 +1,6 @@
-//! Account-wide listings shared by every kind for one run: what carries the stack's tag (one
-//! paged Resource Groups Tagging API call for all regional services), and IAM's whole
+//! Account-wide listings shared by every kind for one run: what carries the stack's tag (a paged
+//! Resource Groups Tagging API call per regional service, all at once: one listing for every
+//! service would be pages read one after another), and IAM's whole
 //! authorisation picture (roles with tags, inline and attached policies; customer-managed
 //! policies with versions) in a few `GetAccountAuthorizationDetails` pages. The Tagging API does
 //! not cover IAM, hence the second. Each is read at most once per `Reads`, i.e. per plan.
@@ -45,7 +46,8 @@ pub struct AccountReads {
 
 pub struct Reads {
     stack: String,
-    tagged: OnceCell<Vec<Tagged>>,
+    /// Per service (`ecr`, `s3`, ...): read once, by whichever kind asks first.
+    tagged: std::sync::Mutex<HashMap<String, Arc<OnceCell<Vec<Tagged>>>>>,
     account: Arc<AccountReads>,
 }
 
@@ -57,17 +59,26 @@ impl Reads {
 
     /// Reads that share the account-wide listings with the run's other plans in this account.
     pub fn sharing(stack: &str, account: Arc<AccountReads>) -> Self {
-        Reads { stack: stack.to_string(), tagged: OnceCell::new(), account }
+        Reads { stack: stack.to_string(), tagged: Default::default(), account }
     }
 
     /// Everything in the region carrying `provision:stack=<stack>` whose ARN is of `service`
     /// (`ecr`, `s3`, `sns`, `codebuild`, ...).
     pub async fn tagged(&self, aws: &Aws, service: &str) -> crate::Result<Vec<Tagged>> {
-        let all = self
-            .tagged
+        let cell = self.tagged.lock().unwrap_or_else(|e| e.into_inner()).entry(service.to_string()).or_default().clone();
+        let listed = cell
             .get_or_try_init(|| async {
                 let filter = TagFilter::builder().key(OWNER_TAG).values(&self.stack).build();
-                let pages: Vec<_> = aws.tagging().get_resources().tag_filters(filter).resources_per_page(100).into_paginator().send().collect().await;
+                let pages: Vec<_> = aws
+                    .tagging()
+                    .get_resources()
+                    .tag_filters(filter)
+                    .resource_type_filters(service)
+                    .resources_per_page(100)
+                    .into_paginator()
+                    .send()
+                    .collect()
+                    .await;
                 let mut out = Vec::new();
                 for page in pages {
                     for m in page.op("GetResources")?.resource_tag_mapping_list() {
@@ -78,8 +89,7 @@ impl Reads {
                 Ok::<_, crate::Error>(out)
             })
             .await?;
-        let prefix = format!(":{service}:");
-        Ok(all.iter().filter(|t| t.arn.split(':').nth(2).map(|s| format!(":{s}:")) == Some(prefix.clone())).cloned().collect())
+        Ok(listed.clone())
     }
 
     pub async fn iam(&self, aws: &Aws) -> crate::Result<&IamDetails> {

@@ -484,16 +484,18 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
         }
         Command::Plan { detailed_exitcode, format, json, destroy, out, scope } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
-            let p = plan::plan(&ctx, &stack, &Kinds, &scope.options(&stack, mode)?).await?;
+            let opts = scope.options(&stack, mode)?;
+            let planning = plan::plan(&ctx, &stack, &Kinds, &opts);
             let format = format.or_json(json);
-            match format {
-                PlanFormat::Json => println!("{}", render::json::render(&p)),
-                PlanFormat::Markdown => print!("{}", render::markdown::render(&p)),
+            let p = match format {
+                PlanFormat::Json => planning.await.inspect(|p| println!("{}", render::json::render(p)))?,
+                PlanFormat::Markdown => planning.await.inspect(|p| print!("{}", render::markdown::render(p)))?,
                 PlanFormat::Human => {
-                    let report = review::review(&ctx, &stack, check::ManagedPolicies::bundled())?;
+                    let (p, report) = review::alongside(&ctx, &stack, planning).await?;
                     print!("{}", render::human::render_with(&p, style, &check_section(&report, style)));
+                    p
                 }
-            }
+            };
             let refuses = p.mode == Mode::Apply && p.unowned().next().is_some();
             if let Some(file) = out {
                 if refuses {
@@ -541,8 +543,9 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
             execute(&ctx, &stack, &p, true, style).await
         }
         Command::Apply { plan: None, auto_approve, ignore_check, scope } => {
-            let p = plan::plan(&ctx, &stack, &Kinds, &scope.options(&stack, Mode::Apply)?).await?;
-            let report = review::review(&ctx, &stack, check::ManagedPolicies::bundled())?;
+            let opts = scope.options(&stack, Mode::Apply)?;
+            let planning = plan::plan(&ctx, &stack, &Kinds, &opts);
+            let (p, report) = review::alongside(&ctx, &stack, planning).await?;
             print!("{}", render::human::render_with(&p, style, &check_section(&report, style)));
             if p.unowned().next().is_some() {
                 return Err(refusal(&p));
