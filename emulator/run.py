@@ -61,9 +61,10 @@ def main():
     if a.seed_aws_auth:
         kube.seed_aws_auth(a.account_id)
 
-    # Each call waits out --latency-ms in its worker thread: 64 lets that many overlap, as on AWS.
+    # Each call waits out --latency-ms in its worker thread: 256 let that many overlap, as on AWS
+    # (a plan has up to read_parallelism reads in flight per service).
     # waitress keeps connections open between calls (werkzeug's server closes every one).
-    server = waitress.create_server(app, host=a.host, port=a.port, threads=64, connection_limit=1000,
+    server = waitress.create_server(app, host=a.host, port=a.port, threads=256, connection_limit=1000,
                                     ident="provision-emulator")
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     port = server.effective_port

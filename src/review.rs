@@ -90,7 +90,7 @@ pub async fn live_managed(ctx: &Ctx, stack: &Stack) -> crate::Result<ManagedPoli
     arns.sort();
     arns.dedup();
     let iam = ctx.aws.iam();
-    let docs = crate::aws::reads::each(ctx, arns, |arn| async move {
+    let docs = crate::aws::reads::each(ctx, "iam", arns, |arn| async move {
         let policy = iam.get_policy().policy_arn(&arn).send().await.op("GetPolicy")?;
         let version = policy.policy().and_then(|p| p.default_version_id()).unwrap_or("v1").to_string();
         let v = iam.get_policy_version().policy_arn(&arn).version_id(version).send().await.op("GetPolicyVersion")?;

@@ -138,10 +138,11 @@ impl Reads {
     }
 }
 
-/// Run the read `f` over `items`, keeping their order; the first error wins. At most
-/// `settings.read_parallelism` reads are in flight in the account, whichever kind or stack of the
-/// run makes them (the slots are the account's, shared through `Ctx::shared`).
-pub async fn each<T, U, F, Fut>(ctx: &Ctx, items: impl IntoIterator<Item = T>, f: F) -> crate::Result<Vec<U>>
+/// Run the read `f` of AWS `service` over `items`, keeping their order; the first error wins. At
+/// most `settings.read_parallelism` reads of the service are in flight in the account, whichever
+/// kind or stack of the run makes them (the slots are the account's, shared through
+/// `Ctx::shared`); reads of other services go on beside them, as AWS limits each service apart.
+pub async fn each<T, U, F, Fut>(ctx: &Ctx, service: &str, items: impl IntoIterator<Item = T>, f: F) -> crate::Result<Vec<U>>
 where
     F: Fn(T) -> Fut,
     Fut: Future<Output = crate::Result<U>>,
@@ -150,7 +151,7 @@ where
     let reads = items.into_iter().map(|item| {
         let read = f(item);
         async move {
-            let _slot = slots.acquire().await.expect("the semaphore is never closed");
+            let _slot = slots.acquire(service).await;
             read.await
         }
     });
@@ -164,10 +165,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    /// Two stacks of one account read at once: together they never have more reads in flight
-    /// than the account's `read_parallelism`, and every result comes back in order.
+    /// Two stacks of one account read one service at once: together they never have more reads in
+    /// flight than the account's `read_parallelism`, and every result comes back in order; reads of
+    /// another service do not wait for those slots.
     #[tokio::test]
-    async fn reads_in_flight_are_bounded_per_account_not_per_call() {
+    async fn reads_in_flight_are_bounded_per_service_and_account_not_per_call() {
         let settings = Settings { read_parallelism: 3, ..Settings::default() };
         let shared = Arc::new(Shared::new(&settings));
         let (mut a, mut b) = (Ctx::offline("a", "1", "r", settings.clone()), Ctx::offline("b", "1", "r", settings.clone()));
@@ -182,9 +184,13 @@ mod tests {
                 Ok(i)
             }
         };
-        let (x, y) = tokio::join!(each(&a, 0..8, read), each(&b, 0..8, read));
+        let (x, y) = tokio::join!(each(&a, "sns", 0..8, read), each(&b, "sns", 0..8, read));
         assert_eq!(x.unwrap(), (0..8).collect::<Vec<_>>());
         assert_eq!(y.unwrap(), (0..8).collect::<Vec<_>>());
         assert_eq!(most.load(Ordering::SeqCst), 3);
+        most.store(0, Ordering::SeqCst);
+        let (x, y) = tokio::join!(each(&a, "sns", 0..8, read), each(&b, "s3", 0..8, read));
+        assert_eq!((x.unwrap().len(), y.unwrap().len()), (8, 8));
+        assert_eq!(most.load(Ordering::SeqCst), 6, "two services: each its own 3 slots");
     }
 }

@@ -18,8 +18,8 @@ pub struct Settings {
     pub iam_propagation_timeout: Duration,
     /// Upper bound on concurrent changes.
     pub parallelism: usize,
-    /// Upper bound on reads in flight in the account, all kinds and stacks of the run together
-    /// (plans read in batches, many at once).
+    /// Upper bound on reads in flight per AWS service in the account, all kinds and stacks of the
+    /// run together (plans read in batches, many at once).
     pub read_parallelism: usize,
     /// Time to establish a connection to an endpoint.
     pub connect_timeout: Duration,
@@ -53,10 +53,10 @@ pub struct AssumeRole {
     pub session_name: Option<String>,
 }
 
-/// Changes in flight per AWS service, shared by every stack of a run that acts in the same account:
-/// AWS's mutation rate limits are per account (IAM's are low), so ten stacks planned together
-/// must not run ten times `parallelism` IAM writes at once. (Throttling that still happens is
-/// retried with backoff by the SDK.)
+/// Calls in flight per AWS service, shared by every stack of a run that acts in the same account:
+/// AWS's rate limits are per service and account (IAM's are low), so ten stacks planned together
+/// must not run ten times `parallelism` IAM writes at once, while reads of different services do
+/// not wait for each other. (Throttling that still happens is retried with backoff by the SDK.)
 #[derive(Debug)]
 pub struct Limits {
     permits: usize,
@@ -81,9 +81,10 @@ impl Limits {
 /// What the stacks of one run that act in the same account share.
 #[derive(Debug)]
 pub struct Shared {
+    /// Changes in flight per service (`settings.parallelism`).
     pub limits: Limits,
-    /// Reads in flight (`settings.read_parallelism`).
-    pub read_slots: tokio::sync::Semaphore,
+    /// Reads in flight per service (`settings.read_parallelism`).
+    pub read_slots: Limits,
     /// IAM's account-wide listings (every role and customer-managed policy), read once for all of
     /// the run's plans in this account.
     pub reads: Arc<AccountReads>,
@@ -91,11 +92,7 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(settings: &Settings) -> Self {
-        Shared {
-            limits: Limits::new(settings.parallelism),
-            read_slots: tokio::sync::Semaphore::new(settings.read_parallelism.max(1)),
-            reads: Default::default(),
-        }
+        Shared { limits: Limits::new(settings.parallelism), read_slots: Limits::new(settings.read_parallelism), reads: Default::default() }
     }
 }
 

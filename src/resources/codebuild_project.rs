@@ -126,7 +126,7 @@ impl Resource for CodebuildProject {
         let names: Vec<String> = names.into_iter().collect();
         // BatchGetProjects takes up to 100 names a call.
         let chunks: Vec<Vec<String>> = names.chunks(100).map(<[String]>::to_vec).collect();
-        let pages = aws::reads::each(ctx, chunks, |chunk| async move {
+        let pages = aws::reads::each(ctx, "codebuild", chunks, |chunk| async move {
             Ok(ctx.aws.codebuild().batch_get_projects().set_names(Some(chunk)).send().await.op("BatchGetProjects")?.projects.unwrap_or_default())
         })
         .await?;

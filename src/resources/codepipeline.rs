@@ -292,7 +292,7 @@ impl Resource for Codepipeline {
         let mut names: BTreeSet<String> = wanted.iter().map(|w| w.name.clone()).collect();
         names.extend(owned.keys().cloned());
         // No batch read: one GetPipeline per pipeline, all at once.
-        let found = aws::reads::each(ctx, names, |name| {
+        let found = aws::reads::each(ctx, "codepipeline", names, |name| {
             let owned = &owned;
             async move {
                 let Some(out) = aws::absent(cp.get_pipeline().name(&name).send().await.op("GetPipeline"), &["PipelineNotFoundException"])? else {

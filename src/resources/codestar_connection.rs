@@ -87,7 +87,7 @@ impl Resource for CodestarConnection {
         let relevant = conns
             .into_iter()
             .filter(|c| owned.contains_key(c.connection_arn().unwrap_or_default()) || wanted.contains(c.connection_name().unwrap_or_default()));
-        aws::reads::each(ctx, relevant, |c| {
+        aws::reads::each(ctx, "codestar-connections", relevant, |c| {
             let owned = &owned;
             async move {
                 let arn = c.connection_arn().unwrap_or_default().to_string();

@@ -93,7 +93,7 @@ impl Resource for EcrRepository {
             let arn = r.repository_arn().unwrap_or_default();
             owned.contains_key(arn) || wanted.contains(r.repository_name().unwrap_or_default())
         });
-        aws::reads::each(ctx, relevant, |repo| {
+        aws::reads::each(ctx, "ecr", relevant, |repo| {
             let owned = &owned;
             async move {
                 let arn = repo.repository_arn().unwrap_or_default().to_string();

@@ -180,7 +180,7 @@ impl Resource for EksAccessEntry {
                 }
             }
         }
-        let found = aws::reads::each(ctx, candidates, |(cluster, principal, note)| async move {
+        let found = aws::reads::each(ctx, "eks", candidates, |(cluster, principal, note)| async move {
             let eks = ctx.aws.eks();
             let (entry, policies) = futures::try_join!(
                 async { eks.describe_access_entry().cluster_name(&cluster).principal_arn(&principal).send().await.op("DescribeAccessEntry") },

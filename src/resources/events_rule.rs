@@ -143,7 +143,7 @@ impl Resource for EventsRule {
             }
         }
         let relevant = rules.into_iter().filter(|r| owned.contains_key(r.arn().unwrap_or_default()) || wanted.contains(r.name().unwrap_or_default()));
-        aws::reads::each(ctx, relevant, |rule| {
+        aws::reads::each(ctx, "events", relevant, |rule| {
             let owned = &owned;
             async move {
                 let arn = rule.arn().unwrap_or_default().to_string();

@@ -99,7 +99,7 @@ impl Resource for IamOidcProvider {
         let list = iam.list_open_id_connect_providers().send().await.op("ListOpenIDConnectProviders")?;
         let arns: Vec<String> = list.open_id_connect_provider_list().iter().filter_map(|p| p.arn().map(str::to_string)).collect();
         // The listing has only ARNs; the URL, audiences and tags (whose it is) take one call each.
-        let all = aws::reads::each(ctx, arns, |arn| async move {
+        let all = aws::reads::each(ctx, "iam", arns, |arn| async move {
             let r = iam.get_open_id_connect_provider().open_id_connect_provider_arn(&arn).send().await.op("GetOpenIDConnectProvider");
             // Deleted between the listing and this read: not there.
             Ok(aws::absent(r, &["NoSuchEntity"])?.map(|p| (arn, p)))

@@ -79,7 +79,7 @@ impl Resource for IamPolicy {
         let wanted: BTreeSet<&str> = wanted.iter().map(|w| w.name.as_str()).collect();
         // The account details carry no policy tags: whose a policy is takes one call per
         // customer-managed policy (in parallel).
-        let all = aws::reads::each(ctx, details.policies.clone(), |p| async move {
+        let all = aws::reads::each(ctx, "iam", details.policies.clone(), |p| async move {
             let arn = p.arn().unwrap_or_default().to_string();
             let out = ctx.aws.iam().list_policy_tags().policy_arn(&arn).send().await.op("ListPolicyTags")?;
             Ok((p, out.tags.into_iter().map(|t| (t.key, t.value)).collect::<Tags>()))

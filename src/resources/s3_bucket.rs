@@ -78,10 +78,19 @@ impl Resource for S3Bucket {
 
     async fn inventory(&self, ctx: &Ctx, reads: &Reads, wanted: &[State]) -> Result<Vec<Live<State>>> {
         let s3 = ctx.aws.s3();
-        let owned: BTreeMap<String, Tags> =
-            reads.tagged(&ctx.aws, "s3").await?.into_iter().map(|t| (t.arn.rsplit(':').next().unwrap_or_default().to_string(), t.tags)).collect();
-        let listed: BTreeSet<String> =
-            s3.list_buckets().send().await.op("ListBuckets")?.buckets().iter().filter_map(|b| b.name().map(str::to_string)).collect();
+        // The stack's tagged buckets and the account's buckets: both listings at once.
+        let (owned, listed) = tokio::try_join!(
+            async {
+                let tagged = reads.tagged(&ctx.aws, "s3").await?;
+                Ok::<BTreeMap<String, Tags>, crate::Error>(
+                    tagged.into_iter().map(|t| (t.arn.rsplit(':').next().unwrap_or_default().to_string(), t.tags)).collect(),
+                )
+            },
+            async {
+                let out = s3.list_buckets().send().await.op("ListBuckets")?;
+                Ok::<BTreeSet<String>, crate::Error>(out.buckets().iter().filter_map(|b| b.name().map(str::to_string)).collect())
+            },
+        )?;
         let wanted: BTreeMap<&str, &State> = wanted.iter().map(|w| (w.name.as_str(), w)).collect();
         // Bucket names are global: a wanted name not in this account may be someone else's.
         for name in wanted.keys().filter(|n| !listed.contains(**n)) {
@@ -99,7 +108,7 @@ impl Resource for S3Bucket {
             .filter(|n| owned.contains_key(*n) || wanted.contains_key(n.as_str()))
             .map(|n| (n.clone(), owned.get(n).cloned(), wanted.get(n.as_str()).map(|w| (*w).clone())))
             .collect();
-        aws::reads::each(ctx, relevant, |(name, tags, w)| async move { read(ctx, &name, tags, w.as_ref()).await }).await
+        aws::reads::each(ctx, "s3", relevant, |(name, tags, w)| async move { read(ctx, &name, tags, w.as_ref()).await }).await
     }
 
     async fn create(&self, op: &Op<'_>, s: &State) -> Result<BTreeMap<String, String>> {

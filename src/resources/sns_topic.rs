@@ -102,27 +102,34 @@ impl Resource for SnsTopic {
 
     async fn inventory(&self, ctx: &Ctx, reads: &Reads, wanted: &[State]) -> Result<Vec<Live<State>>> {
         let sns = ctx.aws.sns();
-        let owned: BTreeMap<String, Tags> = reads.tagged(&ctx.aws, "sns").await?.into_iter().map(|t| (t.arn, t.tags)).collect();
         let wanted: BTreeMap<String, &State> = wanted.iter().map(|w| (topic_arn(ctx, &w.name), w)).collect();
-        let mut topics = BTreeSet::new();
-        let mut pages = sns.list_topics().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            topics.extend(page.op("ListTopics")?.topics().iter().filter_map(|t| t.topic_arn().map(str::to_string)));
-        }
+        // The stack's tagged topics, the account's topics and every subscription of the account (in
+        // a few pages, rather than one call per topic): three listings at once, one round trip.
+        let (owned, topics, subs) = tokio::try_join!(
+            async { Ok::<BTreeMap<String, Tags>, crate::Error>(reads.tagged(&ctx.aws, "sns").await?.into_iter().map(|t| (t.arn, t.tags)).collect()) },
+            async {
+                let mut topics = BTreeSet::new();
+                let mut pages = sns.list_topics().into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    topics.extend(page.op("ListTopics")?.topics().iter().filter_map(|t| t.topic_arn().map(str::to_string)));
+                }
+                Ok(topics)
+            },
+            async {
+                let mut subs: BTreeMap<String, Vec<(Subscription, String)>> = BTreeMap::new();
+                let mut pages = sns.list_subscriptions().into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    for s in page.op("ListSubscriptions")?.subscriptions() {
+                        let sub =
+                            Subscription { protocol: s.protocol().unwrap_or_default().to_string(), endpoint: s.endpoint().unwrap_or_default().to_string() };
+                        subs.entry(s.topic_arn().unwrap_or_default().to_string()).or_default().push((sub, s.subscription_arn().unwrap_or(PENDING).to_string()));
+                    }
+                }
+                Ok(subs)
+            },
+        )?;
         let relevant: Vec<String> = topics.into_iter().filter(|a| owned.contains_key(a) || wanted.contains_key(a)).collect();
-        if relevant.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Every subscription of the account in a few pages, rather than one call per topic.
-        let mut subs: BTreeMap<String, Vec<(Subscription, String)>> = BTreeMap::new();
-        let mut pages = sns.list_subscriptions().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for s in page.op("ListSubscriptions")?.subscriptions() {
-                let sub = Subscription { protocol: s.protocol().unwrap_or_default().to_string(), endpoint: s.endpoint().unwrap_or_default().to_string() };
-                subs.entry(s.topic_arn().unwrap_or_default().to_string()).or_default().push((sub, s.subscription_arn().unwrap_or(PENDING).to_string()));
-            }
-        }
-        aws::reads::each(ctx, relevant, |arn| {
+        aws::reads::each(ctx, "sns", relevant, |arn| {
             let (owned, w, subs) = (&owned, wanted.get(&arn).copied(), subs.get(&arn).cloned().unwrap_or_default());
             async move {
                 let tags = super::tags_or_list!(owned, &arn, sns.list_tags_for_resource().resource_arn(&arn));
