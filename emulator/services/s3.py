@@ -65,12 +65,16 @@ def _config_tags(body):
     return tags
 
 
+def _bucket_name(call):
+    return call.path.strip("/").split("/")[0]
+
+
 def create_bucket(call):
     tags = _config_tags(call.body)
     if tags is None:
         return None
     from moto.s3.models import s3_backends
-    bucket = call.path.strip("/").split("/")[0]
+    bucket = _bucket_name(call)
     with LOCK:
         resp = call.moto()
         if resp.status == 200 and tags:
@@ -83,7 +87,7 @@ def delete_bucket(call):
     inherit them: drop them with the bucket."""
     from moto.s3.models import s3_backends
     backend = s3_backends[call.account]["aws"]
-    name = call.path.strip("/").split("/")[0]
+    name = _bucket_name(call)
     with LOCK:
         bucket = backend.buckets.get(name)
         resp = call.moto()
@@ -106,7 +110,7 @@ def get_bucket_versioning(call):
 def _bucket(call):
     from moto.s3.models import s3_backends
     backend = moto_backend(s3_backends, call.account, "aws")
-    return backend.buckets.get(call.path.strip("/").split("/")[0]) if backend else None
+    return backend.buckets.get(_bucket_name(call)) if backend else None
 
 
 # A plan reads two settings of every bucket: answered from moto's bucket directly, for a fraction

@@ -523,9 +523,9 @@ async fn run(cli: Cli, style: Style) -> crate::Result<u8> {
                 return Err(refusal(&saved));
             }
             // The same plan made now: what it read must be what the saved one read.
-            let fresh = plan::plan(&ctx, &stack, &Kinds, &plan::Options { mode: saved.mode, partial: saved.partial.clone() }).await?;
+            let opts = plan::Options { mode: saved.mode, partial: saved.partial.clone() };
+            let (fresh, report) = review::alongside(&ctx, &stack, plan::plan(&ctx, &stack, &Kinds, &opts)).await?;
             let p = saved::reconcile(saved, &fresh)?;
-            let report = review::review(&ctx, &stack, check::ManagedPolicies::bundled())?;
             // The plan was reviewed when it was saved: say what runs, not the whole plan again.
             let c = p.counts();
             print!("{}", check_section(&report, style));
